@@ -1,0 +1,6 @@
+package dev.llmplatform.engine.cli;
+
+public final class EngineCli {
+    public static void main(String[] args) {
+    }
+}
