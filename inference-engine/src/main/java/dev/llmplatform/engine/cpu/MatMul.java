@@ -17,8 +17,10 @@ import jdk.incubator.vector.VectorSpecies;
  * its segment in f32, bf16 or f16, spread over the worker pool by output rows.
  *
  * <p>Layout of the hot loops. Rows of W are split into chunks, one chunk per task. Within a chunk, each row is
- * streamed once per tile of up to 4 tokens (so a prefill reads W from cache, not memory, for all but the first
- * tile); accumulators are vectors of L float lanes, reduced once per row.
+ * streamed once per tile of 4 tokens (so a prefill reads W from cache, not memory, for all but the first tile);
+ * accumulators are vectors of L float lanes, reduced once per row. A single token (the decode step, which is
+ * bound by memory bandwidth) reads four rows at once instead, so that four streams are in flight and the
+ * multiply-adds of one row hide the load latency of the others.
  *
  * <p>bf16 and f16 rows are loaded as int vectors, each int holding two 16-bit weights (element 2j in the low
  * half, 2j+1 in the high half, little-endian). bf16 becomes float with one shift (low) and one mask (high); f16
@@ -137,6 +139,12 @@ public final class MatMul {
                         default -> rowPackedx4(r, t, false);
                     }
                 }
+                if (tokens == 1 && dt != DType.F32 && r + 3 < to) {
+                    // The decode case: four rows at a time, four memory streams in flight.
+                    rowPackedQuad(r, dt == DType.BF16);
+                    r += 3;
+                    continue;
+                }
                 for (; t < tokens; t++) {
                     float v = switch (dt) {
                         case F32 -> rowF32(r, t);
@@ -254,31 +262,89 @@ public final class MatMul {
             return sum;
         }
 
+        private void rowPackedQuad(int r, boolean bf16) {
+            long rowBytes = (long) cols * 2;
+            long base0 = (long) r * rowBytes;
+            FloatVector e0 = FloatVector.zero(F);
+            FloatVector o0 = FloatVector.zero(F);
+            FloatVector e1 = FloatVector.zero(F);
+            FloatVector o1 = FloatVector.zero(F);
+            FloatVector e2 = FloatVector.zero(F);
+            FloatVector o2 = FloatVector.zero(F);
+            FloatVector e3 = FloatVector.zero(F);
+            FloatVector o3 = FloatVector.zero(F);
+            int xp = 0;
+            for (int b = 0; b < blocks; b++) {
+                long off = base0 + (long) b * 4 * L;
+                FloatVector xe = FloatVector.fromArray(F, xPerm, xp);
+                FloatVector xo = FloatVector.fromArray(F, xPerm, xp + L);
+                IntVector p0 = IntVector.fromMemorySegment(I, seg, off, LE);
+                IntVector p1 = IntVector.fromMemorySegment(I, seg, off + rowBytes, LE);
+                IntVector p2 = IntVector.fromMemorySegment(I, seg, off + 2 * rowBytes, LE);
+                IntVector p3 = IntVector.fromMemorySegment(I, seg, off + 3 * rowBytes, LE);
+                e0 = low(p0, bf16).fma(xe, e0);
+                o0 = high(p0, bf16).fma(xo, o0);
+                e1 = low(p1, bf16).fma(xe, e1);
+                o1 = high(p1, bf16).fma(xo, o1);
+                e2 = low(p2, bf16).fma(xe, e2);
+                o2 = high(p2, bf16).fma(xo, o2);
+                e3 = low(p3, bf16).fma(xe, e3);
+                o3 = high(p3, bf16).fma(xo, o3);
+                xp += 2 * L;
+            }
+            float s0 = e0.add(o0).reduceLanes(VectorOperators.ADD);
+            float s1 = e1.add(o1).reduceLanes(VectorOperators.ADD);
+            float s2 = e2.add(o2).reduceLanes(VectorOperators.ADD);
+            float s3 = e3.add(o3).reduceLanes(VectorOperators.ADD);
+            int x = inOff;
+            for (int c = blocks * 2 * L; c < cols; c++) {
+                float xc = in[x + c];
+                s0 += scalarWeight(base0 + c * 2L, bf16) * xc;
+                s1 += scalarWeight(base0 + rowBytes + c * 2L, bf16) * xc;
+                s2 += scalarWeight(base0 + 2 * rowBytes + c * 2L, bf16) * xc;
+                s3 += scalarWeight(base0 + 3 * rowBytes + c * 2L, bf16) * xc;
+            }
+            int o = outOff + r;
+            out[o] = bias == null ? s0 : s0 + bias[r];
+            out[o + 1] = bias == null ? s1 : s1 + bias[r + 1];
+            out[o + 2] = bias == null ? s2 : s2 + bias[r + 2];
+            out[o + 3] = bias == null ? s3 : s3 + bias[r + 3];
+        }
+
         private void rowPackedx4(int r, int t, boolean bf16) {
             long rowBase = (long) r * cols * 2;
             int p0 = t * permStride;
             int p1 = p0 + permStride;
             int p2 = p1 + permStride;
             int p3 = p2 + permStride;
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector a1 = FloatVector.zero(F);
-            FloatVector a2 = FloatVector.zero(F);
-            FloatVector a3 = FloatVector.zero(F);
+            // Even and odd lanes accumulate separately: eight independent FMA chains keep both FMA ports busy.
+            FloatVector e0 = FloatVector.zero(F);
+            FloatVector e1 = FloatVector.zero(F);
+            FloatVector e2 = FloatVector.zero(F);
+            FloatVector e3 = FloatVector.zero(F);
+            FloatVector o0 = FloatVector.zero(F);
+            FloatVector o1 = FloatVector.zero(F);
+            FloatVector o2 = FloatVector.zero(F);
+            FloatVector o3 = FloatVector.zero(F);
             int off = 0;
             for (int b = 0; b < blocks; b++) {
                 IntVector packed = IntVector.fromMemorySegment(I, seg, rowBase + (long) b * 4 * L, LE);
                 FloatVector we = low(packed, bf16);
                 FloatVector wo = high(packed, bf16);
-                a0 = wo.fma(FloatVector.fromArray(F, xPerm, p0 + off + L), we.fma(FloatVector.fromArray(F, xPerm, p0 + off), a0));
-                a1 = wo.fma(FloatVector.fromArray(F, xPerm, p1 + off + L), we.fma(FloatVector.fromArray(F, xPerm, p1 + off), a1));
-                a2 = wo.fma(FloatVector.fromArray(F, xPerm, p2 + off + L), we.fma(FloatVector.fromArray(F, xPerm, p2 + off), a2));
-                a3 = wo.fma(FloatVector.fromArray(F, xPerm, p3 + off + L), we.fma(FloatVector.fromArray(F, xPerm, p3 + off), a3));
+                e0 = we.fma(FloatVector.fromArray(F, xPerm, p0 + off), e0);
+                o0 = wo.fma(FloatVector.fromArray(F, xPerm, p0 + off + L), o0);
+                e1 = we.fma(FloatVector.fromArray(F, xPerm, p1 + off), e1);
+                o1 = wo.fma(FloatVector.fromArray(F, xPerm, p1 + off + L), o1);
+                e2 = we.fma(FloatVector.fromArray(F, xPerm, p2 + off), e2);
+                o2 = wo.fma(FloatVector.fromArray(F, xPerm, p2 + off + L), o2);
+                e3 = we.fma(FloatVector.fromArray(F, xPerm, p3 + off), e3);
+                o3 = wo.fma(FloatVector.fromArray(F, xPerm, p3 + off + L), o3);
                 off += 2 * L;
             }
-            float s0 = a0.reduceLanes(VectorOperators.ADD);
-            float s1 = a1.reduceLanes(VectorOperators.ADD);
-            float s2 = a2.reduceLanes(VectorOperators.ADD);
-            float s3 = a3.reduceLanes(VectorOperators.ADD);
+            float s0 = e0.add(o0).reduceLanes(VectorOperators.ADD);
+            float s1 = e1.add(o1).reduceLanes(VectorOperators.ADD);
+            float s2 = e2.add(o2).reduceLanes(VectorOperators.ADD);
+            float s3 = e3.add(o3).reduceLanes(VectorOperators.ADD);
             int x0 = inOff + t * inStride;
             for (int c = blocks * 2 * L; c < cols; c++) {
                 float wc = scalarWeight(rowBase + c * 2L, bf16);

@@ -23,7 +23,7 @@ public final class WorkerPool implements AutoCloseable {
         void run(int from, int to, int worker);
     }
 
-    private static final long SPIN_NANOS = 200_000;
+    private static final int SPINS = Integer.getInteger("pool.spins", 2_000);
 
     private final int threads;
     private final Thread[] workers;
@@ -118,9 +118,9 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     private void awaitWorkers() {
-        long start = System.nanoTime();
+        int spins = 0;
         while (pending.get() != 0) {
-            if (System.nanoTime() - start < SPIN_NANOS) {
+            if (spins++ < SPINS) {
                 Thread.onSpinWait();
             } else {
                 callerSleeping = true;
@@ -136,9 +136,9 @@ public final class WorkerPool implements AutoCloseable {
         int seen = 0;
         int slot = id - 1;
         while (!closed) {
-            long start = System.nanoTime();
+            int spins = 0;
             while (generation == seen && !closed) {
-                if (System.nanoTime() - start < SPIN_NANOS) {
+                if (spins++ < SPINS) {
                     Thread.onSpinWait();
                 } else {
                     sleeping[slot] = true;

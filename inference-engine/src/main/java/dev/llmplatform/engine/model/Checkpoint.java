@@ -42,7 +42,13 @@ public final class Checkpoint implements AutoCloseable {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (Path shard : shardFiles(dir)) {
                 SafetensorsFile f = SafetensorsFile.open(shard, arena);
-                tensors.putAll(f.tensors());
+                for (Tensor t : f.tensors().values()) {
+                    Tensor earlier = tensors.putIfAbsent(t.name(), t);
+                    if (earlier != null) {
+                        throw new ModelLoadException("tensor " + t.name() + " appears in both " + earlier.file().getFileName()
+                                + " and " + shard.getFileName() + "; each tensor must be stored once");
+                    }
+                }
             }
             return new Checkpoint(dir, config, gen, tensors, arena);
         } catch (RuntimeException e) {

@@ -26,6 +26,7 @@ import tools.jackson.databind.json.JsonMapper;
 public final class SafetensorsFile {
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final long MAX_HEADER = 100L * 1024 * 1024;
+    private static final byte[] LFS_POINTER = "version https://git-lfs".getBytes(StandardCharsets.US_ASCII);
 
     private final Path path;
     private final Map<String, Tensor> tensors;
@@ -53,6 +54,11 @@ public final class SafetensorsFile {
         }
         long headerLen = whole.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
         if (headerLen <= 0 || headerLen > MAX_HEADER || 8 + headerLen > size) {
+            // The usual cause: a clone without git-lfs leaves small text pointers where the weights should be.
+            if (startsWith(whole, LFS_POINTER)) {
+                throw new ModelLoadException("weight file " + path + " is a Git LFS pointer (" + size
+                        + " bytes), not the weights: fetch them with git lfs pull");
+            }
             throw new ModelLoadException("weight file " + path + " is not a valid safetensors file: header length " + headerLen
                     + " does not fit in the file's " + size + " bytes");
         }
@@ -107,6 +113,18 @@ public final class SafetensorsFile {
             tensors.put(name, new Tensor(name, dtype, shape, whole.asSlice(dataStart + begin, expected), path));
         }
         return new SafetensorsFile(path, Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
+    }
+
+    private static boolean startsWith(MemorySegment data, byte[] prefix) {
+        if (data.byteSize() < prefix.length) {
+            return false;
+        }
+        for (int i = 0; i < prefix.length; i++) {
+            if (data.get(ValueLayout.JAVA_BYTE, i) != prefix[i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     public Path path() {

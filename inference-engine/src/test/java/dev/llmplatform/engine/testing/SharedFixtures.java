@@ -29,4 +29,15 @@ public final class SharedFixtures {
     public static Path kjvDemo() {
         return root().resolve("models/kjv-demo");
     }
+
+    /** The copy of kjv-demo that ships in this repository (models/kjv-demo), which the product runs by default. */
+    public static Path bundledKjvDemo() {
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            Path candidate = p.resolve("models/kjv-demo");
+            if (Files.isRegularFile(candidate.resolve("config.json"))) {
+                return candidate;
+            }
+        }
+        throw new IllegalStateException("cannot find models/kjv-demo in this checkout");
+    }
 }
