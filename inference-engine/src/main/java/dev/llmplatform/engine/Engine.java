@@ -4,13 +4,16 @@ import dev.llmplatform.engine.arch.Architectures;
 import dev.llmplatform.engine.arch.DecoderModel;
 import dev.llmplatform.engine.cpu.WorkerPool;
 import dev.llmplatform.engine.model.GenerationConfig;
+import dev.llmplatform.engine.model.GgufCheckpoint;
 import dev.llmplatform.engine.model.ModelConfig;
 import dev.llmplatform.engine.runtime.Generator;
+import dev.llmplatform.engine.tokenizer.GgufTokenizer;
 import dev.llmplatform.engine.tokenizer.Tokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -60,10 +63,17 @@ public final class Engine implements AutoCloseable {
         this.modelType = modelType;
     }
 
-    /** Loads {@code dir} on {@code threads} worker threads (the number of cores when 0). */
+    /**
+     * Loads {@code dir} on {@code threads} worker threads (the number of cores when 0): a Hugging Face checkpoint
+     * directory, an engine directory written by {@code build}, or a llama.cpp GGUF file (or a directory holding one).
+     */
     public static Engine load(Path dir, int threads) {
         WorkerPool pool = new WorkerPool(threads > 0 ? threads : WorkerPool.defaultThreads());
         try {
+            Path gguf = GgufCheckpoint.find(dir);
+            if (gguf != null) {
+                return loadGguf(gguf, pool);
+            }
             DecoderModel model = Architectures.load(dir, pool);
             Tokenizer tokenizer = Files.isRegularFile(dir.resolve("tokenizer.json")) ? Tokenizer.load(dir) : null;
             ModelConfig config = ModelConfig.read(dir.resolve("config.json"));
@@ -84,6 +94,22 @@ public final class Engine implements AutoCloseable {
             return new Engine(dir, pool, model, tokenizer, Set.copyOf(stop), addBos, config.modelType());
         } catch (RuntimeException e) {
             pool.close();
+            throw e;
+        }
+    }
+
+    /** A GGUF file: the tokenizer, its BOS rule and the end-of-generation ids come from the file's metadata. */
+    private static Engine loadGguf(Path file, WorkerPool pool) {
+        GgufCheckpoint g = GgufCheckpoint.open(file);
+        try {
+            DecoderModel model = Architectures.load(g.checkpoint(), pool);
+            Map<String, Object> md = g.file().metadata();
+            Tokenizer tokenizer = GgufTokenizer.fromMetadata(md);
+            Set<Integer> stop = new LinkedHashSet<>(GgufTokenizer.endOfGenerationIds(md));
+            return new Engine(file, pool, model, tokenizer, Set.copyOf(stop), GgufTokenizer.addBosToken(md),
+                    g.checkpoint().config().modelType());
+        } catch (RuntimeException e) {
+            g.checkpoint().close();
             throw e;
         }
     }

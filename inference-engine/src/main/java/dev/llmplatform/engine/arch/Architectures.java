@@ -32,9 +32,16 @@ public final class Architectures {
                 + String.join(", ", supportedModelTypes()) + ")");
     }
 
-    /** Opens the checkpoint directory and builds its model on {@code pool}. */
+    /**
+     * Opens the checkpoint directory (or engine directory, or GGUF file: see {@link Checkpoint#open}) and builds its
+     * model on {@code pool}.
+     */
     public static DecoderModel load(Path dir, WorkerPool pool) {
-        Checkpoint ckpt = Checkpoint.open(dir);
+        return load(Checkpoint.open(dir), pool);
+    }
+
+    /** Builds the model of an open checkpoint, which then belongs to the model (closed with it, or on failure). */
+    public static DecoderModel load(Checkpoint ckpt, WorkerPool pool) {
         try {
             return forModelType(ckpt.config().modelType(), ckpt.config().file()).load(ckpt, pool);
         } catch (RuntimeException e) {

@@ -1,6 +1,7 @@
 package dev.llmplatform.engine.arch;
 
 import dev.llmplatform.engine.cpu.Kernels;
+import dev.llmplatform.engine.cpu.KvBlockPool;
 import dev.llmplatform.engine.cpu.KvCache;
 import dev.llmplatform.engine.cpu.MatMul;
 import dev.llmplatform.engine.cpu.RotaryEmbedding;
@@ -84,7 +85,22 @@ public final class DecoderModel implements AutoCloseable {
 
     /** A cache for one sequence of up to {@link #contextLength()} positions. */
     public KvCache newCache() {
-        return new KvCache(spec.layers(), spec.kvDim(), spec.contextLength());
+        return KvCache.standalone(spec.layers(), spec.kvDim(), spec.contextLength());
+    }
+
+    /** A shared KV pool of {@code maxBlocks} blocks of {@code blockSize} positions (for the runtime's sequences). */
+    public KvBlockPool newKvPool(int blockSize, int maxBlocks) {
+        return new KvBlockPool(spec.layers(), spec.kvDim(), blockSize, maxBlocks);
+    }
+
+    /** A sequence's cache drawing blocks from {@code pool}. */
+    public KvCache newCache(KvBlockPool pool) {
+        return new KvCache(pool, spec.contextLength());
+    }
+
+    /** Bytes of KV memory per position (keys and values of every layer, float32). */
+    public long kvBytesPerPosition() {
+        return 2L * spec.layers() * spec.kvDim() * Float.BYTES;
     }
 
     /** Bytes of weights one decode step reads: every matrix once, plus one embedding row. */

@@ -79,6 +79,7 @@ final class BenchCommand implements Callable<Integer> {
         int[][] prompts = new int[batchSize][p];
         for (int b = 0; b < batchSize; b++) {
             caches[b] = model.newCache();
+            caches[b].preallocate(p + g);
             for (int i = 0; i < p; i++) {
                 prompts[b][i] = random.nextInt(vocab);
             }

@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
 @Command(name = "engine", mixinStandardHelpOptions = true, version = "llm-platform engine 0.1.0",
         description = "Runs Hugging Face checkpoints on the CPU.",
         subcommands = {GenerateCommand.class, LogitsCommand.class, BenchCommand.class, RandomCheckpointCommand.class,
-                BandwidthCommand.class})
+                BandwidthCommand.class, RegistryCommand.class})
 public final class EngineCli {
 
     public static void main(String[] args) {

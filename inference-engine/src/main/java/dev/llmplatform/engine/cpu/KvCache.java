@@ -1,37 +1,36 @@
 package dev.llmplatform.engine.cpu;
 
-import java.util.Arrays;
-
 /**
- * One sequence's keys and values for every layer, in float32, grown in blocks of {@link #BLOCK} positions.
+ * One sequence's view of KV memory: a block table mapping its positions onto blocks of a {@link KvBlockPool}.
+ * Position p lives in block {@code table[p / blockSize]} at offset {@code (p % blockSize) * kvDim}.
  *
- * <p>Layout: {@code keys[layer][block]} is a float array of {@code BLOCK * kvDim}; position p of a layer lives in
- * block {@code p / BLOCK} at offset {@code (p % BLOCK) * kvDim}, heads side by side ({@code kvHead * headDim}).
- * Blocks are allocated when a position first reaches them, so memory follows the sequence's length rather than
- * the model's maximum context.
+ * <p>A cache made by {@link #standalone} owns a private pool sized for the whole context (what single-sequence
+ * generation and tests use); the runtime's sequences share one pool, with blocks reserved by the scheduler
+ * before each step.
  */
 public final class KvCache {
-    public static final int BLOCK_SHIFT = 6;
-    public static final int BLOCK = 1 << BLOCK_SHIFT;
-
-    private final int layers;
-    private final int kvDim;
+    private final KvBlockPool pool;
     private final int capacity;
-    private float[][][] keys;
-    private float[][][] values;
+    private int[] table = new int[8];
+    private int blocks;
     private int length;
 
-    /**
-     * @param capacity the most positions this sequence may hold (the context length)
-     */
-    public KvCache(int layers, int kvDim, int capacity) {
-        this.layers = layers;
-        this.kvDim = kvDim;
+    public KvCache(KvBlockPool pool, int capacity) {
+        this.pool = pool;
         this.capacity = capacity;
-        this.keys = new float[layers][0][];
-        this.values = new float[layers][0][];
     }
 
+    /** A cache with its own pool, able to hold {@code capacity} positions. */
+    public static KvCache standalone(int layers, int kvDim, int capacity) {
+        int blockSize = 16;
+        return new KvCache(new KvBlockPool(layers, kvDim, blockSize, (capacity + blockSize - 1) / blockSize), capacity);
+    }
+
+    public KvBlockPool pool() {
+        return pool;
+    }
+
+    /** The most positions this sequence may hold (the model's context length). */
     public int capacity() {
         return capacity;
     }
@@ -41,52 +40,89 @@ public final class KvCache {
         return length;
     }
 
-    /** Forgets positions at and after {@code newLength} (their memory is kept for reuse). */
-    public void truncate(int newLength) {
-        if (newLength < 0 || newLength > length) {
-            throw new IllegalArgumentException("cannot truncate a cache of length " + length + " to " + newLength);
-        }
-        length = newLength;
+    public int blockCount() {
+        return blocks;
     }
 
-    /** Makes room for positions up to {@code position} and extends the length to include it. */
+    public int block(int index) {
+        return table[index];
+    }
+
+    /** Positions the blocks held now can store. */
+    public int reservedPositions() {
+        return blocks * pool.blockSize();
+    }
+
+    /** Appends a block the caller obtained from the pool (allocated or a prefix-cache hit). */
+    public void appendBlock(int block) {
+        if (blocks == table.length) {
+            table = java.util.Arrays.copyOf(table, blocks * 2);
+        }
+        table[blocks++] = block;
+    }
+
+    /**
+     * Takes blocks from the pool until {@code positions} positions fit. Returns false, taking nothing more, when the
+     * pool runs out.
+     */
+    public boolean ensureCapacity(int positions) {
+        if (positions > capacity) {
+            return false;
+        }
+        while (reservedPositions() < positions) {
+            int b = pool.allocate();
+            if (b < 0) {
+                return false;
+            }
+            appendBlock(b);
+        }
+        return true;
+    }
+
+    /** Same as {@link #ensureCapacity} for a whole generation known in advance, so decode steps allocate nothing. */
+    public void preallocate(int positions) {
+        ensureCapacity(Math.min(positions, capacity));
+    }
+
+    /** Marks positions up to {@code position} as written, taking a block if needed. */
     public void reserve(int position) {
         if (position >= capacity) {
             throw new IllegalArgumentException("position " + position + " is past the context length " + capacity);
         }
-        int blocksNeeded = (position >> BLOCK_SHIFT) + 1;
-        if (keys[0].length < blocksNeeded) {
-            int grown = Math.min((capacity + BLOCK - 1) >> BLOCK_SHIFT, Math.max(blocksNeeded, keys[0].length * 2));
-            for (int l = 0; l < layers; l++) {
-                keys[l] = grow(keys[l], grown);
-                values[l] = grow(values[l], grown);
-            }
+        if (!ensureCapacity(position + 1)) {
+            throw new IllegalStateException("the KV cache is full (" + pool.capacityBlocks() + " blocks of "
+                    + pool.blockSize() + " positions)");
         }
         length = Math.max(length, position + 1);
     }
 
-    private float[][] grow(float[][] blocks, int count) {
-        float[][] out = Arrays.copyOf(blocks, count);
-        for (int b = blocks.length; b < count; b++) {
-            out[b] = new float[BLOCK * kvDim];
+    /** Marks the first {@code positions} positions as valid (after taking prefix-cached blocks). */
+    public void setLength(int positions) {
+        if (positions > reservedPositions()) {
+            throw new IllegalArgumentException("length " + positions + " exceeds the " + reservedPositions() + " reserved positions");
         }
-        return out;
+        length = positions;
+    }
+
+    /** Gives every block back to the pool; the cache is empty afterwards. */
+    public void release() {
+        for (int i = 0; i < blocks; i++) {
+            pool.release(table[i]);
+        }
+        blocks = 0;
+        length = 0;
     }
 
     public float[] keyBlock(int layer, int position) {
-        return keys[layer][position >> BLOCK_SHIFT];
+        return pool.keys[layer][table[position >> pool.shift()]];
     }
 
     public float[] valueBlock(int layer, int position) {
-        return values[layer][position >> BLOCK_SHIFT];
+        return pool.values[layer][table[position >> pool.shift()]];
     }
 
     /** Offset of {@code position}'s row within its block. */
     public int offset(int position) {
-        return (position & (BLOCK - 1)) * kvDim;
-    }
-
-    public long bytes() {
-        return 2L * layers * keys[0].length * BLOCK * kvDim * Float.BYTES;
+        return (position & (pool.blockSize() - 1)) * pool.kvDim();
     }
 }

@@ -14,7 +14,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Matrix products {@code out[t] = W · in[t] (+ bias)} for a batch of T token vectors, with W read in place from
- * its segment in f32, bf16 or f16, spread over the worker pool by output rows.
+ * its segment in f32, bf16 or f16, spread over the worker pool by output rows. Quantized weights (Q8_0, Q4_0,
+ * INT8, INT4) go to {@link QuantizedMatMul}.
  *
  * <p>Layout of the hot loops. Rows of W are split into chunks, one chunk per task. Within a chunk, each row is
  * streamed once per tile of 4 tokens (so a prefill reads W from cache, not memory, for all but the first tile);
@@ -46,9 +47,11 @@ public final class MatMul {
     private final WorkerPool pool;
     private float[] xPerm = new float[0];
     private final Task task = new Task();
+    private final QuantizedMatMul quantized;
 
     public MatMul(WorkerPool pool) {
         this.pool = pool;
+        this.quantized = new QuantizedMatMul(pool);
     }
 
     public WorkerPool pool() {
@@ -61,6 +64,10 @@ public final class MatMul {
      */
     public void apply(WeightMatrix w, float[] in, int inOff, int inStride, float[] out, int outOff, int outStride,
                       int tokens, float[] bias) {
+        if (w.format().isQuantized()) {
+            quantized.apply(w, in, inOff, inStride, out, outOff, outStride, tokens, bias, QuantizedMatMul.VECTOR);
+            return;
+        }
         Task k = task;
         k.w = w;
         k.seg = w.data();

@@ -31,7 +31,21 @@ public final class Checkpoint implements AutoCloseable {
         this.arena = arena;
     }
 
+    /**
+     * A checkpoint assembled by another loader ({@link GgufCheckpoint}): {@code source} names it in messages, the
+     * tensors carry Hugging Face names, and {@code arena} (which holds their mappings) closes with it.
+     */
+    public static Checkpoint of(Path source, ModelConfig config, GenerationConfig generationConfig, Map<String, Tensor> tensors,
+                                Arena arena) {
+        return new Checkpoint(source, config, generationConfig, tensors, arena);
+    }
+
+    /** Opens a checkpoint directory, or a GGUF file (or a directory holding one and no config.json). */
     public static Checkpoint open(Path dir) {
+        Path gguf = GgufCheckpoint.find(dir);
+        if (gguf != null) {
+            return GgufCheckpoint.open(gguf).checkpoint();
+        }
         if (!Files.isDirectory(dir)) {
             throw new ModelLoadException("model directory " + dir + " does not exist or is not a directory");
         }

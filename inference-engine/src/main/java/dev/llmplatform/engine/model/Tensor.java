@@ -46,6 +46,17 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data,
             case BF16 -> Float.intBitsToFloat((data.get(I16_LE, i * 2) & 0xFFFF) << 16);
             case F16 -> Float.float16ToFloat(data.get(I16_LE, i * 2));
             case F64 -> (float) Double.longBitsToDouble(data.get(I64_LE, i * 8));
+            case Q8_0 -> {
+                long block = (i >>> 5) * 34;
+                yield Float.float16ToFloat(data.get(I16_LE, block)) * data.get(ValueLayout.JAVA_BYTE, block + 2 + (i & 31));
+            }
+            case Q4_0 -> {
+                long block = (i >>> 5) * 18;
+                int j = (int) (i & 31);
+                int packed = data.get(ValueLayout.JAVA_BYTE, block + 2 + (j & 15));
+                int q = j < 16 ? packed & 0xF : (packed >> 4) & 0xF;
+                yield Float.float16ToFloat(data.get(I16_LE, block)) * (q - 8);
+            }
             default -> throw new IllegalStateException("tensor " + name + " has dtype " + dtype + ", not a float type");
         };
     }

@@ -58,6 +58,7 @@ public final class Generator {
             }
         }
         KvCache cache = model.newCache();
+        cache.preallocate(prompt.length + maxTokens);
         Sampler sampler = new Sampler(params, vocab, prompt);
         float[] logits = new float[vocab];
         Batch batch = new Batch(Math.min(prompt.length, PREFILL_CHUNK));

@@ -73,9 +73,11 @@ final class BpeModel {
             }
             this.merges.put(left, right, rank, mergedId);
         }
-        if (unkToken != null && !vocab.containsKey(unkToken)) {
-            throw new IllegalArgumentException("unk_token \"" + unkToken + "\" is missing from the vocab");
-        }
+    }
+
+    /** Number of vocabulary entries (where the crate starts numbering added tokens). */
+    int vocabEntries() {
+        return vocab.size();
     }
 
     /** Highest id + 1 of the model vocabulary. */
@@ -156,7 +158,12 @@ final class BpeModel {
                 if (unkId >= 0 && !fuseUnk) {
                     out = append(out, n++, unkId);
                 }
-                unkId = vocab.get(unkToken);
+                Integer unk = vocab.get(unkToken);
+                if (unk == null) {
+                    // Like the crate, only an error once an unknown char actually needs it.
+                    throw new TokenizerException("unk_token \"" + unkToken + "\" is not in the model vocabulary");
+                }
+                unkId = unk;
             }
             // Without an unk token the char is dropped, as the crate does.
         }

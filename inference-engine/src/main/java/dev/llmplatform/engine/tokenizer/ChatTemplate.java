@@ -73,7 +73,10 @@ public final class ChatTemplate {
         return renderMessages(maps, addGenerationPrompt, extraVariables);
     }
 
-    /** Renders messages given as maps, for fields beyond role and content (tool calls, names, ...). */
+    /**
+     * Renders messages given as maps, for fields beyond role and content (tool calls, names, multimodal
+     * content lists); otherwise like {@link #render(List, boolean, Map)}.
+     */
     public String renderMessages(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt, Map<String, Object> extraVariables) {
         Map<String, Object> context = new HashMap<>(globals);
         // So that "strftime_now is defined" holds as in HF; calls still go to the registered functions.
@@ -81,7 +84,9 @@ public final class ChatTemplate {
         context.put("raise_exception", "raise_exception");
         context.put("messages", messages);
         context.put("add_generation_prompt", addGenerationPrompt);
-        context.putAll(extraVariables);
+        if (extraVariables != null) {
+            context.putAll(extraVariables);
+        }
         RenderResult result = JINJAVA.renderForResult(prepared, context);
         for (TemplateError error : result.getErrors()) {
             Throwable raised = raised(error.getException());
@@ -91,12 +96,7 @@ public final class ChatTemplate {
         }
         for (TemplateError error : result.getErrors()) {
             if (error.getSeverity() == TemplateError.ErrorType.FATAL) {
-                String message = error.getMessage();
-                int marker = message == null ? -1 : message.indexOf(ChatTemplateLibrary.RaisedException.class.getSimpleName());
-                if (marker >= 0) {
-                    throw new TokenizerException("chat template raised an exception: " + message);
-                }
-                throw new TokenizerException("chat template failed at line " + error.getLineno() + ": " + message);
+                throw new TokenizerException("chat template failed at line " + error.getLineno() + ": " + error.getMessage());
             }
         }
         return result.getOutput();

@@ -21,6 +21,8 @@ final class ChatTemplateLibrary {
 
     /** What {@code raise_exception} throws; ChatTemplate turns it into a TokenizerException with the message. */
     static final class RaisedException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
         RaisedException(String message) {
             super(message);
         }

@@ -114,12 +114,12 @@ sealed interface Decoder {
     }
 
     /** Replaces a pattern (literal or regex) in each token. */
-    record Replace(Pattern pattern, String content) implements Decoder {
+    record Replace(Pattern pattern, String literal, String content) implements Decoder {
         @Override
         public List<String> decodeChain(List<String> tokens) {
             List<String> out = new ArrayList<>(tokens.size());
             for (String token : tokens) {
-                out.add(Normalizer.Replace.replaceAll(pattern, content, token));
+                out.add(Normalizer.Replace.replaceAll(pattern, literal, content, token));
             }
             return out;
         }

@@ -51,14 +51,20 @@ sealed interface Normalizer {
         }
     }
 
-    /** Replaces every match of a pattern (a literal or an Oniguruma regex) with a literal string. */
-    record Replace(Pattern pattern, String content) implements Normalizer {
+    /**
+     * Replaces every match of a pattern with a literal string. {@code literal} is set when the file gave a
+     * plain string (the common "▁" case), which then skips the regex engine.
+     */
+    record Replace(Pattern pattern, String literal, String content) implements Normalizer {
         @Override
         public String normalize(String text) {
-            return replaceAll(pattern, content, text);
+            return replaceAll(pattern, literal, content, text);
         }
 
-        static String replaceAll(Pattern pattern, String content, String text) {
+        static String replaceAll(Pattern pattern, String literal, String content, String text) {
+            if (literal != null && !literal.isEmpty()) {
+                return text.replace(literal, content);
+            }
             StringBuilder sb = new StringBuilder(text.length());
             for (Splitter.Segment s : Splitter.regexMatches(pattern, text)) {
                 if (s.match()) {

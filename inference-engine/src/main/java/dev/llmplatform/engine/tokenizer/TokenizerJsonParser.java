@@ -54,9 +54,8 @@ final class TokenizerJsonParser {
         PreTokenizer preTokenizer = nullable(root.get("pre_tokenizer")) ? null : preTokenizer(root.get("pre_tokenizer"));
         PostProcessor postProcessor = nullable(root.get("post_processor")) ? null : postProcessor(root.get("post_processor"));
         Decoder decoder = nullable(root.get("decoder")) ? null : decoder(root.get("decoder"));
-        Map<String, Integer> vocab = vocab(modelNode);
-        BpeModel model = model(modelNode, vocab);
-        return new Parts(normalizer, preTokenizer, model, vocab.size(), addedTokens(root.get("added_tokens")), postProcessor, decoder);
+        BpeModel model = model(modelNode);
+        return new Parts(normalizer, preTokenizer, model, model.vocabEntries(), addedTokens(root.get("added_tokens")), postProcessor, decoder);
     }
 
     private TokenizerException error(String what) {
@@ -134,6 +133,12 @@ final class TokenizerJsonParser {
         throw error(section + " \"pattern\" must have \"String\" or \"Regex\"");
     }
 
+    /** The pattern's "String" form, or null for a regex. */
+    private static String literal(JsonNode node) {
+        JsonNode p = node.path("pattern").get("String");
+        return p == null || !p.isString() ? null : p.stringValue();
+    }
+
     private Normalizer normalizer(JsonNode node) {
         String type = type(node, "normalizer");
         return switch (type) {
@@ -145,7 +150,8 @@ final class TokenizerJsonParser {
             case "Strip" -> new Normalizer.Strip(bool(node, "strip_left", true), bool(node, "strip_right", true));
             case "StripAccents" -> new Normalizer.StripAccents();
             case "Prepend" -> new Normalizer.Prepend(string(node, "prepend", "Prepend normalizer"));
-            case "Replace" -> new Normalizer.Replace(pattern(node, "Replace normalizer"), string(node, "content", "Replace normalizer"));
+            case "Replace" -> new Normalizer.Replace(pattern(node, "Replace normalizer"), literal(node),
+                    string(node, "content", "Replace normalizer"));
             case "ByteLevel" -> new Normalizer.ByteLevel();
             case "Nmt" -> new Normalizer.Nmt();
             case "BertNormalizer" -> {
@@ -228,7 +234,7 @@ final class TokenizerJsonParser {
             case "ByteFallback" -> new Decoder.ByteFallback();
             case "Fuse" -> new Decoder.Fuse();
             case "Strip" -> new Decoder.Strip(codePoint(node, "content", "Strip decoder"), node.path("start").asInt(0), node.path("stop").asInt(0));
-            case "Replace" -> new Decoder.Replace(pattern(node, "Replace decoder"), string(node, "content", "Replace decoder"));
+            case "Replace" -> new Decoder.Replace(pattern(node, "Replace decoder"), literal(node), string(node, "content", "Replace decoder"));
             case "Metaspace" -> new Decoder.Metaspace(codePoint(node, "replacement", "Metaspace decoder"),
                     prependScheme(node) != PreTokenizer.Metaspace.PrependScheme.NEVER);
             case "BPEDecoder" -> new Decoder.BpeSuffix(node.has("suffix") ? node.get("suffix").asString() : "</w>");
@@ -328,12 +334,13 @@ final class TokenizerJsonParser {
         return vocab;
     }
 
-    private BpeModel model(JsonNode model, Map<String, Integer> vocab) {
+    private BpeModel model(JsonNode model) {
         // Very old files leave out the model type; the crate then tries each model in turn.
         String type = model.has("type") ? type(model, "model") : model.has("merges") ? "BPE" : "";
         if (!type.equals("BPE")) {
             throw error("unsupported model type \"" + type + "\" (expected BPE)");
         }
+        Map<String, Integer> vocab = vocab(model);
         JsonNode mergesNode = model.get("merges");
         if (mergesNode == null || !mergesNode.isArray()) {
             throw error("BPE model has no \"merges\" array");

@@ -1,0 +1,301 @@
+package dev.llmplatform.engine.cpu;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API dot products of one quantized weight row with one token's activations, or with a tile of four tokens,
+ * for the {@link WeightFormat}s Q8_0, Q4_0, INT8 and INT4. {@link QuantKernelsScalar} holds their scalar twins.
+ *
+ * <p>Layout of the hot loops. The weights are dequantized in registers and multiplied in float32 with float32
+ * activations: the Vector API has no int8 dot-product instruction (VNNI's vpdpbusd, AVX2's pmaddubsw), and without
+ * one, widening int8 products to int32 costs more instructions than converting the weights to floats. A load of L
+ * bytes (L = float lanes: 8 with AVX2, 16 with AVX-512) becomes L floats with one sign- or zero-extension and one
+ * int-to-float conversion. 4-bit chunks of 32 columns hold column j in the low nibble of byte j and column j + 16
+ * in the high nibble (GGUF's Q4_0 order), so each load of L bytes gives two runs of L consecutive columns and the
+ * activations need no reordering.
+ *
+ * <p>Scales are applied once per block, not per weight. One token (decode): each 32-column block's products
+ * accumulate unscaled, then {@code acc += d * blockSum} with one broadcast multiply-add; the zero point of 4-bit
+ * formats comes out of the loop entirely, as {@code sum (n - z) x = sum n x - z * sum x}, with the per-block sums of
+ * x computed once per product ({@code sums}). A tile of four tokens (prefill) dequantizes each weight vector once
+ * ({@code n * s - z * s}, one multiply-add) and multiplies it into four accumulators.
+ *
+ * <p>Only 256- and 512-bit vectors are handled ({@link #SUPPORTED}); elsewhere the scalar twins run.
+ */
+final class QuantKernels {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int L = F.length();
+    static final boolean SUPPORTED = L == 8 || L == 16;
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    private static final VectorSpecies<Byte> B = SUPPORTED ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
+
+    private QuantKernels() {
+    }
+
+    static float f16(MemorySegment s, long off) {
+        return Float.float16ToFloat(s.get(I16, off));
+    }
+
+    /** L signed bytes at {@code off} as L floats. */
+    private static FloatVector bytes(MemorySegment s, long off) {
+        return (FloatVector) ByteVector.fromMemorySegment(B, s, off, LE).convertShape(VectorOperators.B2F, F, 0);
+    }
+
+    /** L bytes at {@code off}, zero-extended to ints (two nibbles each). */
+    private static IntVector nibbles(MemorySegment s, long off) {
+        return (IntVector) ByteVector.fromMemorySegment(B, s, off, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+    }
+
+    private static FloatVector low(IntVector v) {
+        return (FloatVector) v.and(0xF).convert(VectorOperators.I2F, 0);
+    }
+
+    private static FloatVector high(IntVector v) {
+        return (FloatVector) v.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
+    }
+
+    private static FloatVector x(float[] x, int i) {
+        return FloatVector.fromArray(F, x, i);
+    }
+
+    /** acc + the products of 32 int8 weights at {@code off} with x[xo..xo+32), unscaled. */
+    private static FloatVector int8Chunk(MemorySegment w, long off, float[] x, int xo, FloatVector acc) {
+        for (int k = 0; k < 32; k += L) {
+            acc = bytes(w, off + k).fma(x(x, xo + k), acc);
+        }
+        return acc;
+    }
+
+    /** acc + the products of the 32 nibbles of the 16 bytes at {@code off} with x[xo..xo+32), unscaled, zero point 0. */
+    private static FloatVector nibbleChunk(MemorySegment w, long off, float[] x, int xo, FloatVector acc) {
+        for (int p = 0; p < 16; p += L) {
+            IntVector v = nibbles(w, off + p);
+            acc = low(v).fma(x(x, xo + p), acc);
+            acc = high(v).fma(x(x, xo + 16 + p), acc);
+        }
+        return acc;
+    }
+
+    // ---------------------------------------------------------------- one token
+
+    /** Row of {@code blocks} Q8_0 blocks at {@code row} times x[xo..]. */
+    static float q8_0(MemorySegment w, long row, int blocks, float[] x, int xo) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector z = FloatVector.zero(F);
+        int b = 0;
+        for (; b + 2 <= blocks; b += 2) {
+            long o = row + b * 34L;
+            int xb = xo + b * 32;
+            a0 = int8Chunk(w, o + 2, x, xb, z).fma(FloatVector.broadcast(F, f16(w, o)), a0);
+            a1 = int8Chunk(w, o + 36, x, xb + 32, z).fma(FloatVector.broadcast(F, f16(w, o + 34)), a1);
+        }
+        if (b < blocks) {
+            long o = row + b * 34L;
+            a0 = int8Chunk(w, o + 2, x, xo + b * 32, z).fma(FloatVector.broadcast(F, f16(w, o)), a0);
+        }
+        return a0.add(a1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Row of Q4_0 blocks times x[xo..]; {@code sums[so + b]} is the sum of x over block b. */
+    static float q4_0(MemorySegment w, long row, int blocks, float[] x, int xo, float[] sums, int so) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector z = FloatVector.zero(F);
+        float corr = 0f;
+        int b = 0;
+        for (; b + 2 <= blocks; b += 2) {
+            long o = row + b * 18L;
+            int xb = xo + b * 32;
+            float d0 = f16(w, o);
+            float d1 = f16(w, o + 18);
+            a0 = nibbleChunk(w, o + 2, x, xb, z).fma(FloatVector.broadcast(F, d0), a0);
+            a1 = nibbleChunk(w, o + 20, x, xb + 32, z).fma(FloatVector.broadcast(F, d1), a1);
+            corr += d0 * sums[so + b] + d1 * sums[so + b + 1];
+        }
+        if (b < blocks) {
+            long o = row + b * 18L;
+            float d = f16(w, o);
+            a0 = nibbleChunk(w, o + 2, x, xo + b * 32, z).fma(FloatVector.broadcast(F, d), a0);
+            corr += d * sums[so + b];
+        }
+        return a0.add(a1).reduceLanes(VectorOperators.ADD) - 8f * corr;
+    }
+
+    /** Unscaled row of int8 weights times x[xo..] (the caller multiplies by the row's scale). */
+    static float int8(MemorySegment w, long row, int cols, float[] x, int xo) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        int c = 0;
+        for (; c + 4 * L <= cols; c += 4 * L) {
+            a0 = bytes(w, row + c).fma(x(x, xo + c), a0);
+            a1 = bytes(w, row + c + L).fma(x(x, xo + c + L), a1);
+            a2 = bytes(w, row + c + 2 * L).fma(x(x, xo + c + 2 * L), a2);
+            a3 = bytes(w, row + c + 3 * L).fma(x(x, xo + c + 3 * L), a3);
+        }
+        for (; c + L <= cols; c += L) {
+            a0 = bytes(w, row + c).fma(x(x, xo + c), a0);
+        }
+        float sum = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            sum += w.get(ValueLayout.JAVA_BYTE, row + c) * x[xo + c];
+        }
+        return sum;
+    }
+
+    /**
+     * Row of INT4 chunks at {@code row} times x[xo..]; group g's f16 scale is at {@code scales[(gi + g) * 2]} and its
+     * zero point at {@code zeros[gi + g]}; {@code sums[so + k]} is the sum of x over chunk k.
+     */
+    static float int4(MemorySegment w, long row, MemorySegment scales, MemorySegment zeros, long gi, int cols, int group,
+                      float[] x, int xo, float[] sums, int so) {
+        int chunks = cols >>> 5;
+        int perGroup = group >>> 5;
+        FloatVector acc = FloatVector.zero(F);
+        FloatVector z = FloatVector.zero(F);
+        float corr = 0f;
+        long g = gi;
+        for (int k = 0; k < chunks; g++) {
+            int end = Math.min(chunks, k + perGroup);
+            FloatVector ga = z;
+            float gs = 0f;
+            for (; k < end; k++) {
+                ga = nibbleChunk(w, row + k * 16L, x, xo + k * 32, ga);
+                gs += sums[so + k];
+            }
+            float s = f16(scales, g * 2);
+            acc = ga.fma(FloatVector.broadcast(F, s), acc);
+            corr += s * (zeros.get(ValueLayout.JAVA_BYTE, g) & 0xFF) * gs;
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - corr;
+    }
+
+    // ---------------------------------------------------------------- tiles of four tokens
+    // Token i's activations start at x0 + i * xs; results go to out[o + i * os].
+
+    static void q8_0x4(MemorySegment w, long row, int blocks, float[] x, int x0, int xs, float[] out, int o, int os) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        for (int b = 0; b < blocks; b++) {
+            long off = row + b * 34L;
+            FloatVector d = FloatVector.broadcast(F, f16(w, off));
+            int xb = x0 + b * 32;
+            for (int k = 0; k < 32; k += L) {
+                FloatVector wv = bytes(w, off + 2 + k).mul(d);
+                a0 = wv.fma(x(x, xb + k), a0);
+                a1 = wv.fma(x(x, xb + xs + k), a1);
+                a2 = wv.fma(x(x, xb + 2 * xs + k), a2);
+                a3 = wv.fma(x(x, xb + 3 * xs + k), a3);
+            }
+        }
+        store4(out, o, os, a0, a1, a2, a3, 1f);
+    }
+
+    static void q4_0x4(MemorySegment w, long row, int blocks, float[] x, int x0, int xs, float[] out, int o, int os) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        for (int b = 0; b < blocks; b++) {
+            long off = row + b * 18L;
+            float d = f16(w, off);
+            FloatVector dv = FloatVector.broadcast(F, d);
+            FloatVector mv = FloatVector.broadcast(F, -8f * d);
+            int xb = x0 + b * 32;
+            for (int p = 0; p < 16; p += L) {
+                IntVector v = nibbles(w, off + 2 + p);
+                FloatVector lo = low(v).fma(dv, mv);
+                FloatVector hi = high(v).fma(dv, mv);
+                int xl = xb + p;
+                int xh = xb + 16 + p;
+                a0 = hi.fma(x(x, xh), lo.fma(x(x, xl), a0));
+                a1 = hi.fma(x(x, xh + xs), lo.fma(x(x, xl + xs), a1));
+                a2 = hi.fma(x(x, xh + 2 * xs), lo.fma(x(x, xl + 2 * xs), a2));
+                a3 = hi.fma(x(x, xh + 3 * xs), lo.fma(x(x, xl + 3 * xs), a3));
+            }
+        }
+        store4(out, o, os, a0, a1, a2, a3, 1f);
+    }
+
+    static void int8x4(MemorySegment w, long row, int cols, float scale, float[] x, int x0, int xs, float[] out, int o, int os) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        int c = 0;
+        for (; c + L <= cols; c += L) {
+            FloatVector wv = bytes(w, row + c);
+            a0 = wv.fma(x(x, x0 + c), a0);
+            a1 = wv.fma(x(x, x0 + xs + c), a1);
+            a2 = wv.fma(x(x, x0 + 2 * xs + c), a2);
+            a3 = wv.fma(x(x, x0 + 3 * xs + c), a3);
+        }
+        store4(out, o, os, a0, a1, a2, a3, 1f);
+        for (; c < cols; c++) {
+            float wc = w.get(ValueLayout.JAVA_BYTE, row + c);
+            for (int i = 0; i < 4; i++) {
+                out[o + i * os] += wc * x[x0 + i * xs + c];
+            }
+        }
+        for (int i = 0; i < 4; i++) {
+            out[o + i * os] *= scale;
+        }
+    }
+
+    static void int4x4(MemorySegment w, long row, MemorySegment scales, MemorySegment zeros, long gi, int cols, int group,
+                       float[] x, int x0, int xs, float[] out, int o, int os) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        int chunks = cols >>> 5;
+        int perGroup = group >>> 5;
+        for (int k = 0; k < chunks; k++) {
+            long g = gi + k / perGroup;
+            float s = f16(scales, g * 2);
+            FloatVector sv = FloatVector.broadcast(F, s);
+            FloatVector mv = FloatVector.broadcast(F, -s * (zeros.get(ValueLayout.JAVA_BYTE, g) & 0xFF));
+            long off = row + k * 16L;
+            int xb = x0 + k * 32;
+            for (int p = 0; p < 16; p += L) {
+                IntVector v = nibbles(w, off + p);
+                FloatVector lo = low(v).fma(sv, mv);
+                FloatVector hi = high(v).fma(sv, mv);
+                int xl = xb + p;
+                int xh = xb + 16 + p;
+                a0 = hi.fma(x(x, xh), lo.fma(x(x, xl), a0));
+                a1 = hi.fma(x(x, xh + xs), lo.fma(x(x, xl + xs), a1));
+                a2 = hi.fma(x(x, xh + 2 * xs), lo.fma(x(x, xl + 2 * xs), a2));
+                a3 = hi.fma(x(x, xh + 3 * xs), lo.fma(x(x, xl + 3 * xs), a3));
+            }
+        }
+        store4(out, o, os, a0, a1, a2, a3, 1f);
+    }
+
+    private static void store4(float[] out, int o, int os, FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3,
+                               float scale) {
+        out[o] = a0.reduceLanes(VectorOperators.ADD) * scale;
+        out[o + os] = a1.reduceLanes(VectorOperators.ADD) * scale;
+        out[o + 2 * os] = a2.reduceLanes(VectorOperators.ADD) * scale;
+        out[o + 3 * os] = a3.reduceLanes(VectorOperators.ADD) * scale;
+    }
+
+    static float int8Scale(MemorySegment scales, int r) {
+        return scales.get(F32, r * 4L);
+    }
+}

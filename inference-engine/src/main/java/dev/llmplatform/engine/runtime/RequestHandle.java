@@ -1,0 +1,93 @@
+package dev.llmplatform.engine.runtime;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * A submitted request: its events (pushed to the listener given at submission, on the runtime's thread, and kept
+ * in a queue for {@link #take} when no listener was given), its completion, and cancellation.
+ */
+public final class RequestHandle {
+    private final long id;
+    private final Consumer<GenerationEvent> listener;
+    private final BlockingQueue<GenerationEvent> queue;
+    private final CompletableFuture<GenerationEvent.Finished> completion = new CompletableFuture<>();
+    private final Runnable wakeRuntime;
+    private volatile boolean cancelRequested;
+
+    RequestHandle(long id, Consumer<GenerationEvent> listener, Runnable wakeRuntime) {
+        this.id = id;
+        this.listener = listener;
+        this.queue = listener == null ? new LinkedBlockingQueue<>() : null;
+        this.wakeRuntime = wakeRuntime;
+    }
+
+    public long id() {
+        return id;
+    }
+
+    /** Asks the runtime to stop this request; it leaves the batch before the next step and its memory is freed. */
+    public void cancel() {
+        if (!completion.isDone()) {
+            cancelRequested = true;
+            wakeRuntime.run();
+        }
+    }
+
+    boolean cancelRequested() {
+        return cancelRequested;
+    }
+
+    public boolean isDone() {
+        return completion.isDone();
+    }
+
+    /** Completes with the finish event. */
+    public CompletableFuture<GenerationEvent.Finished> completion() {
+        return completion;
+    }
+
+    /** The next event (only for handles submitted without a listener); blocks up to {@code timeout}. */
+    public GenerationEvent poll(long timeout, TimeUnit unit) throws InterruptedException {
+        if (queue == null) {
+            throw new IllegalStateException("events of request " + id + " go to its listener");
+        }
+        return queue.poll(timeout, unit);
+    }
+
+    /** Waits for the end and returns all events (only for handles submitted without a listener). */
+    public List<GenerationEvent> awaitEvents(long timeout, TimeUnit unit) throws InterruptedException {
+        List<GenerationEvent> out = new ArrayList<>();
+        long deadline = System.nanoTime() + unit.toNanos(timeout);
+        while (true) {
+            GenerationEvent e = poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            if (e == null) {
+                throw new IllegalStateException("request " + id + " did not finish within " + timeout + " " + unit);
+            }
+            out.add(e);
+            if (e instanceof GenerationEvent.Finished) {
+                return out;
+            }
+        }
+    }
+
+    void emit(GenerationEvent e) {
+        if (e instanceof GenerationEvent.Finished f) {
+            completion.complete(f); // before delivery, so whoever sees the event sees the handle done
+        }
+        if (listener != null) {
+            try {
+                listener.accept(e);
+            } catch (RuntimeException ignored) {
+                // A failing listener must not take the runtime down; the request goes on (or is cancelled by it).
+            }
+        } else {
+            queue.add(e);
+        }
+    }
+}
