@@ -3,6 +3,7 @@ package dev.llmplatform.engine.arch;
 import dev.llmplatform.engine.cpu.WeightMatrix;
 import dev.llmplatform.engine.model.Checkpoint;
 import dev.llmplatform.engine.model.Tensor;
+import dev.llmplatform.engine.quant.QuantizedWeights;
 
 /** Shape-checked access to a checkpoint's tensors in the forms the decoder uses. */
 final class WeightReader {
@@ -20,13 +21,19 @@ final class WeightReader {
         return ckpt.has(name);
     }
 
-    /** An nn.Linear weight [rows, cols]. */
+    /** An nn.Linear weight [rows, cols]: float, GGUF blocks, or an engine's INT8/INT4 (see {@link QuantizedWeights}). */
     WeightMatrix linear(String name, int rows, int cols) {
+        if (QuantizedWeights.isQuantized(ckpt, name)) {
+            return QuantizedWeights.read(ckpt, name, rows, cols);
+        }
         return WeightMatrix.linear(ckpt.tensor(name, rows, cols));
     }
 
-    /** A Conv1D weight stored [cols, rows]. */
+    /** A Conv1D weight stored [cols, rows]; a quantized one was stored row-major by the builder, like a linear. */
     WeightMatrix conv1d(String name, int rows, int cols) {
+        if (QuantizedWeights.isQuantized(ckpt, name)) {
+            return QuantizedWeights.read(ckpt, name, rows, cols);
+        }
         return WeightMatrix.conv1d(ckpt.tensor(name, cols, rows));
     }
 

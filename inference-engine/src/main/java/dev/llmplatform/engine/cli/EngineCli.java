@@ -14,8 +14,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "engine", mixinStandardHelpOptions = true, version = "llm-platform engine 0.1.0",
         description = "Runs Hugging Face checkpoints on the CPU.",
-        subcommands = {GenerateCommand.class, LogitsCommand.class, BenchCommand.class, RandomCheckpointCommand.class,
-                BandwidthCommand.class, RegistryCommand.class})
+        subcommands = {GenerateCommand.class, LogitsCommand.class, BenchCommand.class, ServingBenchCommand.class, RandomCheckpointCommand.class,
+                BandwidthCommand.class, RegistryCommand.class, BuildCommand.class, AccuracyCommand.class})
 public final class EngineCli {
 
     public static void main(String[] args) {

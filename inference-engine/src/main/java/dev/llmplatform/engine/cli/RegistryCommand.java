@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import tools.jackson.databind.PropertyNamingStrategies;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -33,7 +34,8 @@ import tools.jackson.databind.json.JsonMapper;
         subcommands = {RegistryCommand.Push.class, RegistryCommand.ListModels.class, RegistryCommand.Pull.class,
                 RegistryCommand.Rollout.class})
 final class RegistryCommand {
-    private static final JsonMapper JSON = JsonMapper.builder().build();
+    // snake_case, as the registry's own API spells its fields.
+    private static final JsonMapper JSON = JsonMapper.builder().propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE).build();
 
     /** Where the registry is and who we are. */
     static final class Connection {
@@ -227,8 +229,9 @@ final class RegistryCommand {
         @Option(names = "--version", required = true)
         int version;
 
-        @Option(names = "--percent", defaultValue = "10", description = "Share of traffic, 0..100 (default ${DEFAULT-VALUE}).")
-        int percent;
+        @Option(names = "--percent", description = "Share of traffic, 0..100 (needed once a stable version exists; "
+                + "a first canary takes 100%%).")
+        Integer percent;
 
         @Override
         public Integer call() throws Exception {

@@ -43,6 +43,7 @@ public final class MatMul {
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     private static final float TWO_POW_112 = 0x1p112f;
     private static final int TILE = 4;
+    private static final int ROW_BLOCK = 16;
 
     private final WorkerPool pool;
     private float[] xPerm = new float[0];
@@ -90,6 +91,9 @@ public final class MatMul {
             permute(in, inOff, inStride, tokens, k.blocks, xPerm);
             k.xPerm = xPerm;
         }
+        if (k.scratch.length < pool.threads()) {
+            k.scratch = new float[pool.threads()][];
+        }
         int rows = w.rows();
         int grain = w.inputMajor() ? L * 4 : Math.max(1, 16384 / Math.max(1, w.cols()));
         pool.parallelFor(rows, grain, k);
@@ -129,6 +133,7 @@ public final class MatMul {
         int blocks;
         float[] xPerm;
         int permStride;
+        float[][] scratch = new float[0][];
 
         @Override
         public void run(int from, int to, int worker) {
@@ -137,22 +142,34 @@ public final class MatMul {
                 return;
             }
             DType dt = w.dtype();
-            for (int r = from; r < to; r++) {
-                int t = 0;
-                for (; t + TILE <= tokens; t += TILE) {
-                    switch (dt) {
-                        case F32 -> rowF32x4(r, t);
-                        case BF16 -> rowPackedx4(r, t, true);
-                        default -> rowPackedx4(r, t, false);
+            // Batched path (4+ tokens): rows are converted to float32 in blocks of ROW_BLOCK into this worker's
+            // scratch (in the same even/odd order as xPerm), then a register-blocked kernel multiplies 4 rows by 4
+            // tokens at a time: 8 loads feed 16 multiply-adds, and the conversion is paid once per row per step.
+            int fullTiles = tokens / TILE * TILE;
+            if (fullTiles > 0) {
+                float[] wS = scratch(worker, ROW_BLOCK * cols);
+                for (int r0 = from; r0 < to; r0 += ROW_BLOCK) {
+                    int r1 = Math.min(to, r0 + ROW_BLOCK);
+                    convertRows(r0, r1, wS);
+                    for (int t = 0; t < fullTiles; t += TILE) {
+                        int r = r0;
+                        for (; r + 4 <= r1; r += 4) {
+                            block4x4(wS, (r - r0) * cols, r, t);
+                        }
+                        for (; r < r1; r++) {
+                            block1x4(wS, (r - r0) * cols, r, t);
+                        }
                     }
                 }
+            }
+            for (int r = from; r < to; r++) {
                 if (tokens == 1 && dt != DType.F32 && r + 3 < to) {
                     // The decode case: four rows at a time, four memory streams in flight.
                     rowPackedQuad(r, dt == DType.BF16);
                     r += 3;
                     continue;
                 }
-                for (; t < tokens; t++) {
+                for (int t = fullTiles; t < tokens; t++) {
                     float v = switch (dt) {
                         case F32 -> rowF32(r, t);
                         case BF16 -> rowPacked(r, t, true);
@@ -161,6 +178,130 @@ public final class MatMul {
                     out[outOff + t * outStride + r] = bias == null ? v : v + bias[r];
                 }
             }
+        }
+
+        private float[] scratch(int worker, int size) {
+            float[][] all = scratch;
+            if (all[worker] == null || all[worker].length < size) {
+                all[worker] = new float[size];
+            }
+            return all[worker];
+        }
+
+        /** Rows [r0, r1) as float32 into wS (row stride cols): packed types in xPerm's even/odd order, tails natural. */
+        private void convertRows(int r0, int r1, float[] wS) {
+            DType dt = w.dtype();
+            boolean bf16 = dt == DType.BF16;
+            int packedCols = blocks * 2 * L;
+            for (int r = r0; r < r1; r++) {
+                int o = (r - r0) * cols;
+                if (dt == DType.F32) {
+                    MemorySegment.copy(seg, F32, (long) r * cols * 4, wS, o, cols);
+                    continue;
+                }
+                long rowBase = (long) r * cols * 2;
+                for (int b = 0; b < blocks; b++) {
+                    IntVector packed = IntVector.fromMemorySegment(I, seg, rowBase + (long) b * 4 * L, LE);
+                    low(packed, bf16).intoArray(wS, o + b * 2 * L);
+                    high(packed, bf16).intoArray(wS, o + b * 2 * L + L);
+                }
+                for (int c = packedCols; c < cols; c++) {
+                    wS[o + c] = scalarWeight(rowBase + c * 2L, bf16);
+                }
+            }
+        }
+
+        /** Where token t's input starts in the array the batched kernels read (xPerm for packed types). */
+        private int xBase(int t) {
+            return w.dtype() == DType.F32 ? inOff + t * inStride : t * permStride;
+        }
+
+        private float[] xArray() {
+            return w.dtype() == DType.F32 ? in : xPerm;
+        }
+
+        private int xStride() {
+            return w.dtype() == DType.F32 ? inStride : permStride;
+        }
+
+        private void block4x4(float[] wS, int w0, int r, int t) {
+            float[] xs = xArray();
+            int xs0 = xBase(t);
+            int xStep = xStride();
+            int xs1 = xs0 + xStep;
+            int xs2 = xs1 + xStep;
+            int xs3 = xs2 + xStep;
+            int w1 = w0 + cols;
+            int w2 = w1 + cols;
+            int w3 = w2 + cols;
+            int n = blocks * 2 * L;
+            FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F), a31 = FloatVector.zero(F), a32 = FloatVector.zero(F), a33 = FloatVector.zero(F);
+            for (int c = 0; c < n; c += L) {
+                FloatVector v0 = FloatVector.fromArray(F, wS, w0 + c);
+                FloatVector v1 = FloatVector.fromArray(F, wS, w1 + c);
+                FloatVector v2 = FloatVector.fromArray(F, wS, w2 + c);
+                FloatVector v3 = FloatVector.fromArray(F, wS, w3 + c);
+                FloatVector x = FloatVector.fromArray(F, xs, xs0 + c);
+                a00 = v0.fma(x, a00);
+                a10 = v1.fma(x, a10);
+                a20 = v2.fma(x, a20);
+                a30 = v3.fma(x, a30);
+                x = FloatVector.fromArray(F, xs, xs1 + c);
+                a01 = v0.fma(x, a01);
+                a11 = v1.fma(x, a11);
+                a21 = v2.fma(x, a21);
+                a31 = v3.fma(x, a31);
+                x = FloatVector.fromArray(F, xs, xs2 + c);
+                a02 = v0.fma(x, a02);
+                a12 = v1.fma(x, a12);
+                a22 = v2.fma(x, a22);
+                a32 = v3.fma(x, a32);
+                x = FloatVector.fromArray(F, xs, xs3 + c);
+                a03 = v0.fma(x, a03);
+                a13 = v1.fma(x, a13);
+                a23 = v2.fma(x, a23);
+                a33 = v3.fma(x, a33);
+            }
+            finish(wS, w0, r, t, a00, a01, a02, a03);
+            finish(wS, w1, r + 1, t, a10, a11, a12, a13);
+            finish(wS, w2, r + 2, t, a20, a21, a22, a23);
+            finish(wS, w3, r + 3, t, a30, a31, a32, a33);
+        }
+
+        private void block1x4(float[] wS, int w0, int r, int t) {
+            float[] xs = xArray();
+            int xs0 = xBase(t);
+            int xStep = xStride();
+            int n = blocks * 2 * L;
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            for (int c = 0; c < n; c += L) {
+                FloatVector v = FloatVector.fromArray(F, wS, w0 + c);
+                a0 = v.fma(FloatVector.fromArray(F, xs, xs0 + c), a0);
+                a1 = v.fma(FloatVector.fromArray(F, xs, xs0 + xStep + c), a1);
+                a2 = v.fma(FloatVector.fromArray(F, xs, xs0 + 2 * xStep + c), a2);
+                a3 = v.fma(FloatVector.fromArray(F, xs, xs0 + 3 * xStep + c), a3);
+            }
+            finish(wS, w0, r, t, a0, a1, a2, a3);
+        }
+
+        /** Reduces one row's four token accumulators, adds the scalar column tail and the bias, and stores. */
+        private void finish(float[] wS, int wRow, int r, int t, FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3) {
+            float s0 = a0.reduceLanes(VectorOperators.ADD);
+            float s1 = a1.reduceLanes(VectorOperators.ADD);
+            float s2 = a2.reduceLanes(VectorOperators.ADD);
+            float s3 = a3.reduceLanes(VectorOperators.ADD);
+            int x0 = inOff + t * inStride;
+            for (int c = blocks * 2 * L; c < cols; c++) {
+                float wc = wS[wRow + c];
+                s0 += wc * in[x0 + c];
+                s1 += wc * in[x0 + inStride + c];
+                s2 += wc * in[x0 + 2 * inStride + c];
+                s3 += wc * in[x0 + 3 * inStride + c];
+            }
+            store4(r, t, s0, s1, s2, s3);
         }
 
         private float rowF32(int r, int t) {
@@ -178,38 +319,6 @@ public final class MatMul {
                 sum += seg.get(F32, rowBase + c * 4L) * in[x + c];
             }
             return sum;
-        }
-
-        private void rowF32x4(int r, int t) {
-            long rowBase = (long) r * cols * 4;
-            int x0 = inOff + t * inStride;
-            int x1 = x0 + inStride;
-            int x2 = x1 + inStride;
-            int x3 = x2 + inStride;
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector a1 = FloatVector.zero(F);
-            FloatVector a2 = FloatVector.zero(F);
-            FloatVector a3 = FloatVector.zero(F);
-            int c = 0;
-            for (; c + L <= cols; c += L) {
-                FloatVector wv = FloatVector.fromMemorySegment(F, seg, rowBase + c * 4L, LE);
-                a0 = wv.fma(FloatVector.fromArray(F, in, x0 + c), a0);
-                a1 = wv.fma(FloatVector.fromArray(F, in, x1 + c), a1);
-                a2 = wv.fma(FloatVector.fromArray(F, in, x2 + c), a2);
-                a3 = wv.fma(FloatVector.fromArray(F, in, x3 + c), a3);
-            }
-            float s0 = a0.reduceLanes(VectorOperators.ADD);
-            float s1 = a1.reduceLanes(VectorOperators.ADD);
-            float s2 = a2.reduceLanes(VectorOperators.ADD);
-            float s3 = a3.reduceLanes(VectorOperators.ADD);
-            for (; c < cols; c++) {
-                float wc = seg.get(F32, rowBase + c * 4L);
-                s0 += wc * in[x0 + c];
-                s1 += wc * in[x1 + c];
-                s2 += wc * in[x2 + c];
-                s3 += wc * in[x3 + c];
-            }
-            store4(r, t, s0, s1, s2, s3);
         }
 
         private void store4(int r, int t, float s0, float s1, float s2, float s3) {
@@ -316,51 +425,6 @@ public final class MatMul {
             out[o + 1] = bias == null ? s1 : s1 + bias[r + 1];
             out[o + 2] = bias == null ? s2 : s2 + bias[r + 2];
             out[o + 3] = bias == null ? s3 : s3 + bias[r + 3];
-        }
-
-        private void rowPackedx4(int r, int t, boolean bf16) {
-            long rowBase = (long) r * cols * 2;
-            int p0 = t * permStride;
-            int p1 = p0 + permStride;
-            int p2 = p1 + permStride;
-            int p3 = p2 + permStride;
-            // Even and odd lanes accumulate separately: eight independent FMA chains keep both FMA ports busy.
-            FloatVector e0 = FloatVector.zero(F);
-            FloatVector e1 = FloatVector.zero(F);
-            FloatVector e2 = FloatVector.zero(F);
-            FloatVector e3 = FloatVector.zero(F);
-            FloatVector o0 = FloatVector.zero(F);
-            FloatVector o1 = FloatVector.zero(F);
-            FloatVector o2 = FloatVector.zero(F);
-            FloatVector o3 = FloatVector.zero(F);
-            int off = 0;
-            for (int b = 0; b < blocks; b++) {
-                IntVector packed = IntVector.fromMemorySegment(I, seg, rowBase + (long) b * 4 * L, LE);
-                FloatVector we = low(packed, bf16);
-                FloatVector wo = high(packed, bf16);
-                e0 = we.fma(FloatVector.fromArray(F, xPerm, p0 + off), e0);
-                o0 = wo.fma(FloatVector.fromArray(F, xPerm, p0 + off + L), o0);
-                e1 = we.fma(FloatVector.fromArray(F, xPerm, p1 + off), e1);
-                o1 = wo.fma(FloatVector.fromArray(F, xPerm, p1 + off + L), o1);
-                e2 = we.fma(FloatVector.fromArray(F, xPerm, p2 + off), e2);
-                o2 = wo.fma(FloatVector.fromArray(F, xPerm, p2 + off + L), o2);
-                e3 = we.fma(FloatVector.fromArray(F, xPerm, p3 + off), e3);
-                o3 = wo.fma(FloatVector.fromArray(F, xPerm, p3 + off + L), o3);
-                off += 2 * L;
-            }
-            float s0 = e0.add(o0).reduceLanes(VectorOperators.ADD);
-            float s1 = e1.add(o1).reduceLanes(VectorOperators.ADD);
-            float s2 = e2.add(o2).reduceLanes(VectorOperators.ADD);
-            float s3 = e3.add(o3).reduceLanes(VectorOperators.ADD);
-            int x0 = inOff + t * inStride;
-            for (int c = blocks * 2 * L; c < cols; c++) {
-                float wc = scalarWeight(rowBase + c * 2L, bf16);
-                s0 += wc * in[x0 + c];
-                s1 += wc * in[x0 + inStride + c];
-                s2 += wc * in[x0 + 2 * inStride + c];
-                s3 += wc * in[x0 + 3 * inStride + c];
-            }
-            store4(r, t, s0, s1, s2, s3);
         }
 
         /**

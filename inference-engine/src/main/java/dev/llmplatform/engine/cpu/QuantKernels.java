@@ -133,6 +133,66 @@ final class QuantKernels {
         return a0.add(a1).reduceLanes(VectorOperators.ADD) - 8f * corr;
     }
 
+    /**
+     * Two Q8_0 rows ({@code row} and {@code row + rowBytes}) times x[xo..], into out[o] and out[o + 1]: the decode
+     * case, where sharing each activation load and the loop's bookkeeping between two rows pays.
+     */
+    static void q8_0Rows2(MemorySegment w, long row, long rowBytes, int blocks, float[] x, int xo, float[] out, int o) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        long r1 = row + rowBytes;
+        for (int b = 0; b < blocks; b++) {
+            long o0 = row + b * 34L;
+            long o1 = r1 + b * 34L;
+            int xb = xo + b * 32;
+            FloatVector s0 = FloatVector.zero(F);
+            FloatVector s1 = FloatVector.zero(F);
+            for (int k = 0; k < 32; k += L) {
+                FloatVector xv = x(x, xb + k);
+                s0 = bytes(w, o0 + 2 + k).fma(xv, s0);
+                s1 = bytes(w, o1 + 2 + k).fma(xv, s1);
+            }
+            a0 = s0.fma(FloatVector.broadcast(F, f16(w, o0)), a0);
+            a1 = s1.fma(FloatVector.broadcast(F, f16(w, o1)), a1);
+        }
+        out[o] = a0.reduceLanes(VectorOperators.ADD);
+        out[o + 1] = a1.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Two Q4_0 rows times x[xo..], into out[o] and out[o + 1]; sums as in {@link #q4_0}. */
+    static void q4_0Rows2(MemorySegment w, long row, long rowBytes, int blocks, float[] x, int xo, float[] sums, int so,
+                          float[] out, int o) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        float c0 = 0f;
+        float c1 = 0f;
+        long r1 = row + rowBytes;
+        for (int b = 0; b < blocks; b++) {
+            long o0 = row + b * 18L;
+            long o1 = r1 + b * 18L;
+            int xb = xo + b * 32;
+            FloatVector s0 = FloatVector.zero(F);
+            FloatVector s1 = FloatVector.zero(F);
+            for (int p = 0; p < 16; p += L) {
+                FloatVector xl = x(x, xb + p);
+                FloatVector xh = x(x, xb + 16 + p);
+                IntVector v0 = nibbles(w, o0 + 2 + p);
+                IntVector v1 = nibbles(w, o1 + 2 + p);
+                s0 = high(v0).fma(xh, low(v0).fma(xl, s0));
+                s1 = high(v1).fma(xh, low(v1).fma(xl, s1));
+            }
+            float d0 = f16(w, o0);
+            float d1 = f16(w, o1);
+            a0 = s0.fma(FloatVector.broadcast(F, d0), a0);
+            a1 = s1.fma(FloatVector.broadcast(F, d1), a1);
+            float xs = sums[so + b];
+            c0 += d0 * xs;
+            c1 += d1 * xs;
+        }
+        out[o] = a0.reduceLanes(VectorOperators.ADD) - 8f * c0;
+        out[o + 1] = a1.reduceLanes(VectorOperators.ADD) - 8f * c1;
+    }
+
     /** Unscaled row of int8 weights times x[xo..] (the caller multiplies by the row's scale). */
     static float int8(MemorySegment w, long row, int cols, float[] x, int xo) {
         FloatVector a0 = FloatVector.zero(F);
@@ -157,30 +217,54 @@ final class QuantKernels {
     }
 
     /**
-     * Row of INT4 chunks at {@code row} times x[xo..]; group g's f16 scale is at {@code scales[(gi + g) * 2]} and its
-     * zero point at {@code zeros[gi + g]}; {@code sums[so + k]} is the sum of x over chunk k.
+     * Row of INT4 chunks at {@code row} times x[xo..]. Group g's f32 scale is at {@code scales[(gi + g) * 4]} and its
+     * zero point at {@code zeros[gi + g]}; {@code gsums[go + g]} is the sum of x over group g. The zero points are
+     * applied after the loop, in one vectorized pass over the groups ({@link #zeroCorrection}).
      */
-    static float int4(MemorySegment w, long row, MemorySegment scales, MemorySegment zeros, long gi, int cols, int group,
-                      float[] x, int xo, float[] sums, int so) {
+    static float int4(MemorySegment w, long row, MemorySegment scales, MemorySegment zeros, long gi, int groups, int cols,
+                      int group, float[] x, int xo, float[] gsums, int go) {
         int chunks = cols >>> 5;
         int perGroup = group >>> 5;
-        FloatVector acc = FloatVector.zero(F);
         FloatVector z = FloatVector.zero(F);
-        float corr = 0f;
+        FloatVector a0 = z;
+        FloatVector a1 = z;
+        int k = 0;
         long g = gi;
-        for (int k = 0; k < chunks; g++) {
-            int end = Math.min(chunks, k + perGroup);
-            FloatVector ga = z;
-            float gs = 0f;
-            for (; k < end; k++) {
-                ga = nibbleChunk(w, row + k * 16L, x, xo + k * 32, ga);
-                gs += sums[so + k];
+        if (perGroup == 1) { // group 32: two groups an iteration, two independent accumulators
+            for (; k + 2 <= chunks; k += 2, g += 2) {
+                long o = row + k * 16L;
+                int xb = xo + k * 32;
+                FloatVector s0 = nibbleChunk(w, o, x, xb, z);
+                FloatVector s1 = nibbleChunk(w, o + 16, x, xb + 32, z);
+                a0 = s0.fma(FloatVector.broadcast(F, scales.get(F32, g * 4)), a0);
+                a1 = s1.fma(FloatVector.broadcast(F, scales.get(F32, g * 4 + 4)), a1);
             }
-            float s = f16(scales, g * 2);
-            acc = ga.fma(FloatVector.broadcast(F, s), acc);
-            corr += s * (zeros.get(ValueLayout.JAVA_BYTE, g) & 0xFF) * gs;
         }
-        return acc.reduceLanes(VectorOperators.ADD) - corr;
+        for (; k < chunks; g++) {
+            int end = Math.min(chunks, k + perGroup);
+            FloatVector s0 = z;
+            for (; k < end; k++) {
+                s0 = nibbleChunk(w, row + k * 16L, x, xo + k * 32, s0);
+            }
+            a0 = s0.fma(FloatVector.broadcast(F, scales.get(F32, g * 4)), a0);
+        }
+        return a0.add(a1).reduceLanes(VectorOperators.ADD) - zeroCorrection(scales, zeros, gi, groups, gsums, go);
+    }
+
+    /** {@code sum over g of scale_g * zero_g * gsums[go + g]}: what the zero points take off a row's product. */
+    static float zeroCorrection(MemorySegment scales, MemorySegment zeros, long gi, int groups, float[] gsums, int go) {
+        FloatVector acc = FloatVector.zero(F);
+        int g = 0;
+        for (; g + L <= groups; g += L) {
+            FloatVector zv = (FloatVector) nibbles(zeros, gi + g).convert(VectorOperators.I2F, 0);
+            FloatVector sv = FloatVector.fromMemorySegment(F, scales, (gi + g) * 4, LE);
+            acc = sv.mul(zv).fma(x(gsums, go + g), acc);
+        }
+        float c = acc.reduceLanes(VectorOperators.ADD);
+        for (; g < groups; g++) {
+            c += scales.get(F32, (gi + g) * 4) * (zeros.get(ValueLayout.JAVA_BYTE, gi + g) & 0xFF) * gsums[go + g];
+        }
+        return c;
     }
 
     // ---------------------------------------------------------------- tiles of four tokens
@@ -267,7 +351,7 @@ final class QuantKernels {
         int perGroup = group >>> 5;
         for (int k = 0; k < chunks; k++) {
             long g = gi + k / perGroup;
-            float s = f16(scales, g * 2);
+            float s = scales.get(F32, g * 4);
             FloatVector sv = FloatVector.broadcast(F, s);
             FloatVector mv = FloatVector.broadcast(F, -s * (zeros.get(ValueLayout.JAVA_BYTE, g) & 0xFF));
             long off = row + k * 16L;

@@ -66,7 +66,7 @@ final class QuantKernelsScalar {
         float sum = 0f;
         for (int c = 0; c < cols; c++) {
             long g = gi + c / group;
-            float s = QuantKernels.f16(scales, g * 2);
+            float s = scales.get(F32, g * 4);
             int z = b(zeros, g) & 0xFF;
             sum += (nibble(w, row + (c >>> 5) * 16L, c & 31) - z) * s * x[xo + c];
         }

@@ -5,8 +5,8 @@ import java.lang.foreign.MemorySegment;
 /**
  * {@link MatMul}'s products for quantized weights ({@link WeightFormat#isQuantized()}): rows are split among the
  * workers; each row is read once per tile of four tokens (prefill) and once for each leftover token (decode).
- * The per-32-column sums of each token's activations, which the 4-bit kernels use to take the zero point out of
- * their inner loop, are computed once per product. Set {@code -Dengine.quant.scalar=true} to run the scalar twins.
+ * The per-block sums of each token's activations (per 32 columns for Q4_0, per group for INT4), which the 4-bit
+ * kernels use to take the zero point out of their inner loop, are computed once per product. Set {@code -Dengine.quant.scalar=true} to run the scalar twins.
  *
  * <p>Not thread-safe (one product at a time, like MatMul); nothing is allocated once the sums buffer has grown.
  */
@@ -60,8 +60,10 @@ final class QuantizedMatMul implements WorkerPool.RangeTask {
         this.tokens = tokens;
         this.bias = bias;
         this.vector = vector && QuantKernels.SUPPORTED;
-        if (format == WeightFormat.Q4_0 || format == WeightFormat.INT4) {
-            chunkSums();
+        if (format == WeightFormat.Q4_0) {
+            blockSums(32, chunks);
+        } else if (format == WeightFormat.INT4) {
+            blockSums(group, groups);
         }
         pool.parallelFor(w.rows(), Math.max(1, 8192 / Math.max(1, cols)), this);
         this.in = null;
@@ -72,19 +74,20 @@ final class QuantizedMatMul implements WorkerPool.RangeTask {
         this.zeros = null;
     }
 
-    private void chunkSums() {
-        int need = tokens * chunks;
+    /** sums[t * count + k] = the sum of token t's activations over columns [k * width, (k + 1) * width). */
+    private void blockSums(int width, int count) {
+        int need = tokens * count;
         if (sums.length < need) {
             sums = new float[need];
         }
         for (int t = 0; t < tokens; t++) {
             int x = inOff + t * inStride;
-            for (int k = 0; k < chunks; k++) {
+            for (int k = 0; k < count; k++) {
                 float s = 0f;
-                for (int j = 0; j < 32; j++) {
-                    s += in[x + k * 32 + j];
+                for (int c = k * width, end = Math.min(cols, c + width); c < end; c++) {
+                    s += in[x + c];
                 }
-                sums[t * chunks + k] = s;
+                sums[t * count + k] = s;
             }
         }
     }
@@ -92,6 +95,11 @@ final class QuantizedMatMul implements WorkerPool.RangeTask {
     @Override
     public void run(int from, int to, int worker) {
         for (int r = from; r < to; r++) {
+            if (tokens == 1 && vector && r + 1 < to && (format == WeightFormat.Q8_0 || format == WeightFormat.Q4_0)) {
+                rows2(r); // the decode case: two rows share each activation load
+                r++;
+                continue;
+            }
             int t = 0;
             if (vector) {
                 for (; t + TILE <= tokens; t += TILE) {
@@ -109,14 +117,27 @@ final class QuantizedMatMul implements WorkerPool.RangeTask {
         }
     }
 
+    private void rows2(int r) {
+        int o = outOff + r;
+        switch (format) {
+            case Q8_0 -> QuantKernels.q8_0Rows2(seg, (long) r * chunks * 34, chunks * 34L, chunks, in, inOff, out, o);
+            case Q4_0 -> QuantKernels.q4_0Rows2(seg, (long) r * chunks * 18, chunks * 18L, chunks, in, inOff, sums, 0, out, o);
+            default -> throw new IllegalStateException(format + " has no two-row kernel");
+        }
+        if (bias != null) {
+            out[o] += bias[r];
+            out[o + 1] += bias[r + 1];
+        }
+    }
+
     private float one(int r, int t) {
         int x = inOff + t * inStride;
         return switch (format) {
             case Q8_0 -> QuantKernels.q8_0(seg, (long) r * chunks * 34, chunks, in, x);
             case Q4_0 -> QuantKernels.q4_0(seg, (long) r * chunks * 18, chunks, in, x, sums, t * chunks);
             case INT8 -> QuantKernels.int8(seg, (long) r * cols, cols, in, x) * QuantKernels.int8Scale(scales, r);
-            case INT4 -> QuantKernels.int4(seg, (long) r * chunks * 16, scales, zeros, (long) r * groups, cols, group,
-                    in, x, sums, t * chunks);
+            case INT4 -> QuantKernels.int4(seg, (long) r * chunks * 16, scales, zeros, (long) r * groups, groups, cols, group,
+                    in, x, sums, t * groups);
             default -> throw new IllegalStateException(format + " is not quantized");
         };
     }

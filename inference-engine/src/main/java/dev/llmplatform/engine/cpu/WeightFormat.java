@@ -11,11 +11,13 @@ package dev.llmplatform.engine.cpu;
  *   <li>{@link #INT8}: symmetric per output channel (W8A16): int8 {@code q[rows][cols]}, f32 {@code scale[rows]};
  *       value = q * scale.
  *   <li>{@link #INT4}: group-wise with zero points (the AWQ/GPTQ family): a row is cut into groups of
- *       {@code groupSize} columns (the last group may be shorter, always a multiple of 32), each with an f16 scale
+ *       {@code groupSize} columns (the last group may be shorter, always a multiple of 32), each with an f32 scale
  *       s and a u8 zero point z in [0, 15]; value = (n - z) * s for the 4-bit n. A row's nibbles are stored in
  *       chunks of 32 columns, 16 bytes each, as GGUF's Q4_0 packs them: byte j holds column j in its low nibble
  *       and column j + 16 in its high nibble, so that one load of L bytes yields two runs of L consecutive
- *       columns. Scales are f16 [rows][groups], zero points u8 [rows][groups].
+ *       columns. Scales are f32 [rows][groups] (f32 rather than f16 because
+ *       the kernel broadcasts one per group, and a conversion there costs a fifth of its speed), zero points u8
+ *       [rows][groups].
  * </ul>
  */
 public enum WeightFormat {

@@ -21,7 +21,7 @@ public record WeightMatrix(String name, MemorySegment data, DType dtype, int row
     /**
      * The side tables of our own quantized formats.
      *
-     * @param scales    INT8: f32 [rows]; INT4: f16 [rows][groups]
+     * @param scales    INT8: f32 [rows]; INT4: f32 [rows][groups]
      * @param zeros     INT4: u8 [rows][groups]; null for INT8
      * @param groupSize INT4: columns per group (32, 64 or 128); 0 for INT8
      */
@@ -66,9 +66,9 @@ public record WeightMatrix(String name, MemorySegment data, DType dtype, int row
                     + "multiple of 32 values (group " + g + ", row " + cols + ")");
         }
         long groups = groups(cols, g);
-        if (q.scales().byteSize() != 2L * rows * groups || q.zeros() == null || q.zeros().byteSize() != (long) rows * groups) {
+        if (q.scales().byteSize() != 4L * rows * groups || q.zeros() == null || q.zeros().byteSize() != (long) rows * groups) {
             throw new ModelLoadException("tensor " + name + ": int4 scales/zero points have " + q.scales().byteSize() + "/"
-                    + (q.zeros() == null ? 0 : q.zeros().byteSize()) + " bytes, expected " + 2L * rows * groups + "/"
+                    + (q.zeros() == null ? 0 : q.zeros().byteSize()) + " bytes, expected " + 4L * rows * groups + "/"
                     + (long) rows * groups + " (" + groups + " groups of " + g + " per row)");
         }
     }
@@ -97,7 +97,7 @@ public record WeightMatrix(String name, MemorySegment data, DType dtype, int row
         return new WeightMatrix(name, q, DType.I8, rows, cols, false, new QuantParams(scales, null, 0));
     }
 
-    /** {@link WeightFormat#INT4}: packed nibbles [rows][cols/2], f16 scales and u8 zero points [rows][groups]. */
+    /** {@link WeightFormat#INT4}: packed nibbles [rows][cols/2], f32 scales and u8 zero points [rows][groups]. */
     public static WeightMatrix int4(String name, MemorySegment q, MemorySegment scales, MemorySegment zeros,
                                     int rows, int cols, int groupSize) {
         return new WeightMatrix(name, q, DType.U8, rows, cols, false, new QuantParams(scales, zeros, groupSize));

@@ -3,6 +3,8 @@ package dev.llmplatform.engine.model;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,11 +26,18 @@ import tools.jackson.databind.node.ObjectNode;
  * GGUF row {@code h*d + 2i} is HF row {@code h*d + i} and GGUF row {@code h*d + 2i + 1} is HF row
  * {@code h*d + d/2 + i}. Rows are self-contained in every supported type (a Q8_0/Q4_0 row is whole blocks), so
  * the loader copies the q and k rows back into transformers' order (off-heap, about a sixth of the weights) and the
- * shared decoder runs unchanged; everything else stays mapped in place.
+ * shared decoder runs unchanged.
+ *
+ * <p>Q4_0 matrices are repacked at load, as llama.cpp's own CPU backend repacks them: each 18-byte block (f16 scale,
+ * 16 bytes of nibbles) becomes 16 bytes of nibbles in the same order plus an f32 scale and the zero point 8, which
+ * is exactly the engine's INT4 layout with group 32 ({@code QuantizedWeights}), whose kernel is faster than one
+ * reading the scales inside the blocks. The values are the same. Everything else stays mapped in place.
  *
  * @param file the parsed GGUF (its metadata also feeds the tokenizer)
  */
 public record GgufCheckpoint(Checkpoint checkpoint, GgufFile file) {
+    private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** The GGUF file that {@code path} names: the file itself, or the single .gguf in a directory without config.json. */
     public static Path find(Path path) {
@@ -74,18 +83,18 @@ public record GgufCheckpoint(Checkpoint checkpoint, GgufFile file) {
                 String g = "blk." + l + ".";
                 String h = "model.layers." + l + ".";
                 put(tensors, f, g + "attn_norm.weight", h + "input_layernorm.weight");
-                tensors.put(h + "self_attn.q_proj.weight", unpermute(f.tensor(g + "attn_q.weight", h + "self_attn.q_proj.weight"), heads, arena));
-                tensors.put(h + "self_attn.k_proj.weight", unpermute(f.tensor(g + "attn_k.weight", h + "self_attn.k_proj.weight"), kvHeads, arena));
-                put(tensors, f, g + "attn_v.weight", h + "self_attn.v_proj.weight");
-                put(tensors, f, g + "attn_output.weight", h + "self_attn.o_proj.weight");
+                matrix(tensors, unpermute(f.tensor(g + "attn_q.weight", h + "self_attn.q_proj.weight"), heads, arena), arena);
+                matrix(tensors, unpermute(f.tensor(g + "attn_k.weight", h + "self_attn.k_proj.weight"), kvHeads, arena), arena);
+                matrix(tensors, f.tensor(g + "attn_v.weight", h + "self_attn.v_proj.weight"), arena);
+                matrix(tensors, f.tensor(g + "attn_output.weight", h + "self_attn.o_proj.weight"), arena);
                 put(tensors, f, g + "ffn_norm.weight", h + "post_attention_layernorm.weight");
-                put(tensors, f, g + "ffn_gate.weight", h + "mlp.gate_proj.weight");
-                put(tensors, f, g + "ffn_up.weight", h + "mlp.up_proj.weight");
-                put(tensors, f, g + "ffn_down.weight", h + "mlp.down_proj.weight");
+                matrix(tensors, f.tensor(g + "ffn_gate.weight", h + "mlp.gate_proj.weight"), arena);
+                matrix(tensors, f.tensor(g + "ffn_up.weight", h + "mlp.up_proj.weight"), arena);
+                matrix(tensors, f.tensor(g + "ffn_down.weight", h + "mlp.down_proj.weight"), arena);
             }
             put(tensors, f, "output_norm.weight", "model.norm.weight");
             if (f.has("output.weight")) {
-                put(tensors, f, "output.weight", "lm_head.weight");
+                matrix(tensors, f.tensor("output.weight", "lm_head.weight"), arena);
             }
             List<Integer> eos = new ArrayList<>();
             long eosId = f.longOr(-1, "tokenizer.ggml.eos_token_id");
@@ -100,6 +109,28 @@ public record GgufCheckpoint(Checkpoint checkpoint, GgufFile file) {
             arena.close();
             throw e;
         }
+    }
+
+    /** A projection matrix: as it is, or, for Q4_0, repacked into the INT4 tensors (see the class comment). */
+    private static void matrix(Map<String, Tensor> tensors, Tensor t, Arena arena) {
+        if (t.dtype() != DType.Q4_0) {
+            tensors.put(t.name(), t);
+            return;
+        }
+        int rows = t.dim(0);
+        int blocks = t.dim(1) / 32;
+        MemorySegment q = arena.allocate((long) rows * blocks * 16, 64);
+        MemorySegment s = arena.allocate((long) rows * blocks * 4, 64);
+        MemorySegment z = arena.allocate((long) rows * blocks, 64);
+        MemorySegment src = t.data();
+        for (long b = 0, n = (long) rows * blocks; b < n; b++) {
+            MemorySegment.copy(src, b * 18 + 2, q, b * 16, 16);
+            s.set(F32_LE, b * 4, Float.float16ToFloat(src.get(I16_LE, b * 18)));
+        }
+        z.fill((byte) 8);
+        tensors.put(t.name(), new Tensor(t.name(), DType.U8, new long[] {rows, blocks * 16L}, q, t.file()));
+        tensors.put(t.name() + "_scale", new Tensor(t.name() + "_scale", DType.F32, new long[] {rows, blocks}, s, t.file()));
+        tensors.put(t.name() + "_zero_point", new Tensor(t.name() + "_zero_point", DType.U8, new long[] {rows, blocks}, z, t.file()));
     }
 
     private static void put(Map<String, Tensor> tensors, GgufFile f, String gguf, String hf) {
@@ -137,6 +168,7 @@ public record GgufCheckpoint(Checkpoint checkpoint, GgufFile file) {
         }
         c.put("tie_word_embeddings", !f.has("output.weight"));
         c.put("hidden_act", "silu");
+        c.putObject("quantization_config").put("group_size", 32); // for Q4_0 matrices repacked as INT4
         return c;
     }
 

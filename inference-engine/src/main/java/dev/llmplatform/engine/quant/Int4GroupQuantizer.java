@@ -3,7 +3,7 @@ package dev.llmplatform.engine.quant;
 /**
  * INT4 weight-only, group-wise asymmetric with zero points (the layout of {@code WeightFormat.INT4}, the AWQ/GPTQ
  * family). Each group of {@code groupSize} columns of a row gets, as GPTQ computes them, a range that includes 0
- * ({@code lo = min(min w, 0)}, {@code hi = max(max w, 0)}), a scale {@code s = (hi - lo) / 15} rounded to f16, a
+ * ({@code lo = min(min w, 0)}, {@code hi = max(max w, 0)}), a scale {@code s = (hi - lo) / 15} (f32), a
  * zero point {@code z = round(-lo / s)} in [0, 15], and values {@code n = clamp(round(w / s) + z, 0, 15)};
  * the weight is {@code (n - z) * s}.
  *
@@ -25,10 +25,10 @@ public final class Int4GroupQuantizer {
     }
 
     /**
-     * Quantizes one row of {@code cols} values: nibbles into {@code packed[pOff..pOff+cols/2)}, f16 scale bits into
+     * Quantizes one row of {@code cols} values: nibbles into {@code packed[pOff..pOff+cols/2)}, scales into
      * {@code scales[sOff..sOff+groups)}, zero points into {@code zeros[sOff..sOff+groups)}.
      */
-    public static void quantizeRow(float[] row, int cols, int groupSize, byte[] packed, int pOff, short[] scales,
+    public static void quantizeRow(float[] row, int cols, int groupSize, byte[] packed, int pOff, float[] scales,
                                    byte[] zeros, int sOff) {
         if (!supports(cols) || groupSize % 32 != 0) {
             throw new IllegalArgumentException("int4 rows need a multiple of 32 values and a group size that is a multiple of 32 ("
@@ -43,14 +43,12 @@ public final class Int4GroupQuantizer {
                 lo = Math.min(lo, row[c]);
                 hi = Math.max(hi, row[c]);
             }
-            short sBits = Float.floatToFloat16(hi > lo ? (hi - lo) / 15f : 1f);
-            float s = Float.float16ToFloat(sBits);
-            if (s == 0f) { // a range below f16's smallest step: every value rounds to the zero point
-                sBits = Float.floatToFloat16(Float.MIN_NORMAL);
-                s = Float.float16ToFloat(sBits);
+            float s = hi > lo ? (hi - lo) / 15f : 1f;
+            if (s < Float.MIN_NORMAL) { // a range too small to divide by: every value rounds to the zero point
+                s = Float.MIN_NORMAL;
             }
             int z = Math.max(0, Math.min(15, Math.round(-lo / s)));
-            scales[sOff + g] = sBits;
+            scales[sOff + g] = s;
             zeros[sOff + g] = (byte) z;
             for (int c = start; c < end; c++) {
                 int n = Math.max(0, Math.min(15, Math.round(row[c] / s) + z));
@@ -69,11 +67,11 @@ public final class Int4GroupQuantizer {
     }
 
     /** Dequantizes one packed row into {@code out[0..cols)}. */
-    public static void dequantizeRow(byte[] packed, int pOff, short[] scales, byte[] zeros, int sOff, int cols, int groupSize,
+    public static void dequantizeRow(byte[] packed, int pOff, float[] scales, byte[] zeros, int sOff, int cols, int groupSize,
                                      float[] out) {
         for (int c = 0; c < cols; c++) {
             int g = sOff + c / groupSize;
-            out[c] = (nibble(packed, pOff, c) - (zeros[g] & 0xFF)) * Float.float16ToFloat(scales[g]);
+            out[c] = (nibble(packed, pOff, c) - (zeros[g] & 0xFF)) * scales[g];
         }
     }
 }

@@ -59,11 +59,16 @@ public final class RegistryClient {
         return http.sendJson(http.request("/v1/registry/models/" + model + "/rollout").GET().build(), RolloutState.class);
     }
 
-    /** Starts a canary of {@code version} at {@code percent} of traffic. {@code expectedRevision} null: whatever is current. */
-    public RolloutState startCanary(String model, int version, int percent, Long expectedRevision) throws IOException {
+    /**
+     * Starts a canary of {@code version} at {@code percent} of traffic ({@code null}: the registry's rule, 100% when
+     * there is no stable version yet). {@code expectedRevision} null: whatever is current.
+     */
+    public RolloutState startCanary(String model, int version, Integer percent, Long expectedRevision) throws IOException {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("version", version);
-        body.put("percent", percent);
+        if (percent != null) {
+            body.put("percent", percent);
+        }
         return change(model, "canary", body, expectedRevision);
     }
 

@@ -89,7 +89,7 @@ class QuantizedMatMulTest {
             default -> {
                 int groups = Int4GroupQuantizer.groups(cols, group);
                 byte[] packed = new byte[rows * cols / 2];
-                short[] scales = new short[rows * groups];
+                float[] scales = new float[rows * groups];
                 byte[] zeros = new byte[rows * groups];
                 float[] back = new float[cols];
                 for (int r = 0; r < rows; r++) {
@@ -98,8 +98,8 @@ class QuantizedMatMulTest {
                     Int4GroupQuantizer.dequantizeRow(packed, r * cols / 2, scales, zeros, r * groups, cols, group, back);
                     System.arraycopy(back, 0, deq, r * cols, cols);
                 }
-                MemorySegment s = ARENA.allocate(2L * scales.length);
-                MemorySegment.copy(scales, 0, s, ValueLayout.JAVA_SHORT_UNALIGNED, 0, scales.length);
+                MemorySegment s = ARENA.allocate(4L * scales.length);
+                MemorySegment.copy(scales, 0, s, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, scales.length);
                 return new Case(WeightMatrix.int4("w", segment(packed), s, segment(zeros), rows, cols, group), deq);
             }
         }
@@ -158,14 +158,14 @@ class QuantizedMatMulTest {
             row[i] = i < 32 ? 0.01f * i : -0.5f + i * 0.001f;
         }
         byte[] packed = new byte[32];
-        short[] scales = new short[2];
+        float[] scales = new float[2];
         byte[] zeros = new byte[2];
         Int4GroupQuantizer.quantizeRow(row, 64, 32, packed, 0, scales, zeros, 0);
         float[] back = new float[64];
         Int4GroupQuantizer.dequantizeRow(packed, 0, scales, zeros, 0, 64, 32, back);
         assertEquals(0f, back[0], 0f, "zero stays exactly zero");
         for (int i = 0; i < 64; i++) {
-            float step = Float.float16ToFloat(scales[i / 32]);
+            float step = scales[i / 32];
             assertTrue(Math.abs(back[i] - row[i]) <= step / 2 + 1e-6, "value " + i + " within half a step");
         }
     }
