@@ -56,6 +56,22 @@ public final class Batch {
         return size;
     }
 
+    public int token(int i) {
+        return tokens[i];
+    }
+
+    public int position(int i) {
+        return positions[i];
+    }
+
+    public KvCache cache(int i) {
+        return caches[i];
+    }
+
+    public boolean wantsLogits(int i) {
+        return wantLogits[i];
+    }
+
     public int logitRows() {
         int n = 0;
         for (int i = 0; i < size; i++) {

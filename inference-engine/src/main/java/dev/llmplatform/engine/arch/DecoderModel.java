@@ -21,7 +21,7 @@ import dev.llmplatform.engine.model.Tensor;
  *
  * <p>Not thread-safe: one forward pass at a time.
  */
-public final class DecoderModel implements AutoCloseable {
+public final class DecoderModel implements ModelRunner {
     private final String name;
     private final TransformerSpec spec;
     private final ModelWeights weights;
@@ -59,6 +59,7 @@ public final class DecoderModel implements AutoCloseable {
         ensureCapacity(1);
     }
 
+    @Override
     public String name() {
         return name;
     }
@@ -75,10 +76,12 @@ public final class DecoderModel implements AutoCloseable {
         return pool;
     }
 
+    @Override
     public int vocabSize() {
         return spec.vocab();
     }
 
+    @Override
     public int contextLength() {
         return spec.contextLength();
     }
@@ -89,11 +92,13 @@ public final class DecoderModel implements AutoCloseable {
     }
 
     /** A shared KV pool of {@code maxBlocks} blocks of {@code blockSize} positions (for the runtime's sequences). */
+    @Override
     public KvBlockPool newKvPool(int blockSize, int maxBlocks) {
         return new KvBlockPool(spec.layers(), spec.kvDim(), blockSize, maxBlocks);
     }
 
     /** A sequence's cache drawing blocks from {@code pool}. */
+    @Override
     public KvCache newCache(KvBlockPool pool) {
         return new KvCache(pool, spec.contextLength());
     }
@@ -152,6 +157,7 @@ public final class DecoderModel implements AutoCloseable {
      *
      * @throws IllegalArgumentException for a token id outside the vocabulary or a position past the context
      */
+    @Override
     public void forward(Batch batch, float[] logits) {
         int n = batch.size;
         if (n == 0) {

@@ -24,6 +24,7 @@ import java.util.Map;
  * <p>Not thread-safe: owned by the scheduler thread (or one sequence, for a private pool).
  */
 public final class KvBlockPool {
+    private final boolean hostStorage;
     private final int layers;
     private final int kvDim;
     private final int blockSize;
@@ -47,19 +48,28 @@ public final class KvBlockPool {
      * @param maxBlocks the most blocks this pool will ever allocate
      */
     public KvBlockPool(int layers, int kvDim, int blockSize, int maxBlocks) {
+        this(layers, kvDim, blockSize, maxBlocks, true);
+    }
+
+    /**
+     * @param hostStorage false for a pool whose blocks live elsewhere (a GPU runner keeps its own buffers and uses
+     *                    only this pool's bookkeeping: block ids, reference counts, prefix cache)
+     */
+    public KvBlockPool(int layers, int kvDim, int blockSize, int maxBlocks, boolean hostStorage) {
         if (Integer.bitCount(blockSize) != 1) {
             throw new IllegalArgumentException("KV block size must be a power of two, got " + blockSize);
         }
         if (maxBlocks < 1) {
             throw new IllegalArgumentException("KV cache needs at least one block, got " + maxBlocks);
         }
+        this.hostStorage = hostStorage;
         this.layers = layers;
         this.kvDim = kvDim;
         this.blockSize = blockSize;
         this.shift = Integer.numberOfTrailingZeros(blockSize);
         this.maxBlocks = maxBlocks;
-        this.keys = new float[layers][maxBlocks][];
-        this.values = new float[layers][maxBlocks][];
+        this.keys = new float[hostStorage ? layers : 0][maxBlocks][];
+        this.values = new float[hostStorage ? layers : 0][maxBlocks][];
         this.refCount = new int[maxBlocks];
         this.hashOf = new long[maxBlocks];
         this.tokensOf = new int[maxBlocks][];
@@ -121,7 +131,7 @@ public final class KvBlockPool {
             b = free.pop();
         } else if (nextUnused < maxBlocks) {
             b = nextUnused++;
-            for (int l = 0; l < layers; l++) {
+            for (int l = 0; l < layers && hostStorage; l++) {
                 keys[l][b] = new float[blockSize * kvDim];
                 values[l][b] = new float[blockSize * kvDim];
             }

@@ -133,32 +133,6 @@ final class QuantKernels {
         return a0.add(a1).reduceLanes(VectorOperators.ADD) - 8f * corr;
     }
 
-    /**
-     * Two Q8_0 rows ({@code row} and {@code row + rowBytes}) times x[xo..], into out[o] and out[o + 1]: the decode
-     * case, where sharing each activation load and the loop's bookkeeping between two rows pays.
-     */
-    static void q8_0Rows2(MemorySegment w, long row, long rowBytes, int blocks, float[] x, int xo, float[] out, int o) {
-        FloatVector a0 = FloatVector.zero(F);
-        FloatVector a1 = FloatVector.zero(F);
-        long r1 = row + rowBytes;
-        for (int b = 0; b < blocks; b++) {
-            long o0 = row + b * 34L;
-            long o1 = r1 + b * 34L;
-            int xb = xo + b * 32;
-            FloatVector s0 = FloatVector.zero(F);
-            FloatVector s1 = FloatVector.zero(F);
-            for (int k = 0; k < 32; k += L) {
-                FloatVector xv = x(x, xb + k);
-                s0 = bytes(w, o0 + 2 + k).fma(xv, s0);
-                s1 = bytes(w, o1 + 2 + k).fma(xv, s1);
-            }
-            a0 = s0.fma(FloatVector.broadcast(F, f16(w, o0)), a0);
-            a1 = s1.fma(FloatVector.broadcast(F, f16(w, o1)), a1);
-        }
-        out[o] = a0.reduceLanes(VectorOperators.ADD);
-        out[o + 1] = a1.reduceLanes(VectorOperators.ADD);
-    }
-
     /** Two Q4_0 rows times x[xo..], into out[o] and out[o + 1]; sums as in {@link #q4_0}. */
     static void q4_0Rows2(MemorySegment w, long row, long rowBytes, int blocks, float[] x, int xo, float[] sums, int so,
                           float[] out, int o) {
@@ -191,6 +165,139 @@ final class QuantKernels {
         }
         out[o] = a0.reduceLanes(VectorOperators.ADD) - 8f * c0;
         out[o + 1] = a1.reduceLanes(VectorOperators.ADD) - 8f * c1;
+    }
+
+    // ---------------------------------------------------------------- four rows, one token (decode)
+    // Four rows at a time, as MatMul's bf16 decode path does: four memory streams in flight hide DRAM latency, and
+    // each activation load serves four rows. The four rows are {@code rs} rows apart ({@code stride} bytes), and the
+    // caller makes that far: Intel's L2 streamer follows one stream per 4 KB page, so four neighbouring rows of a
+    // small format (a 2048-wide int4 row is 1 KB) would share one page and three of the four would not be
+    // prefetched. Results go to out[o + i * rs].
+
+    static void int8Rows4(MemorySegment w, long row, long stride, int cols, MemorySegment scales, int r, int rs, float[] x,
+                          int xo, float[] out, int o) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        long r1 = row + stride;
+        long r2 = r1 + stride;
+        long r3 = r2 + stride;
+        FloatVector b0 = a0;
+        FloatVector b1 = a0;
+        FloatVector b2 = a0;
+        FloatVector b3 = a0;
+        int c = 0;
+        for (; c + 2 * L <= cols; c += 2 * L) {
+            FloatVector xv = x(x, xo + c);
+            FloatVector xw = x(x, xo + c + L);
+            a0 = bytes(w, row + c).fma(xv, a0);
+            a1 = bytes(w, r1 + c).fma(xv, a1);
+            a2 = bytes(w, r2 + c).fma(xv, a2);
+            a3 = bytes(w, r3 + c).fma(xv, a3);
+            b0 = bytes(w, row + c + L).fma(xw, b0);
+            b1 = bytes(w, r1 + c + L).fma(xw, b1);
+            b2 = bytes(w, r2 + c + L).fma(xw, b2);
+            b3 = bytes(w, r3 + c + L).fma(xw, b3);
+        }
+        for (; c + L <= cols; c += L) {
+            FloatVector xv = x(x, xo + c);
+            a0 = bytes(w, row + c).fma(xv, a0);
+            a1 = bytes(w, r1 + c).fma(xv, a1);
+            a2 = bytes(w, r2 + c).fma(xv, a2);
+            a3 = bytes(w, r3 + c).fma(xv, a3);
+        }
+        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD);
+        float s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
+        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD);
+        float s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            float xc = x[xo + c];
+            s0 += w.get(ValueLayout.JAVA_BYTE, row + c) * xc;
+            s1 += w.get(ValueLayout.JAVA_BYTE, r1 + c) * xc;
+            s2 += w.get(ValueLayout.JAVA_BYTE, r2 + c) * xc;
+            s3 += w.get(ValueLayout.JAVA_BYTE, r3 + c) * xc;
+        }
+        out[o] = s0 * int8Scale(scales, r);
+        out[o + rs] = s1 * int8Scale(scales, r + rs);
+        out[o + 2 * rs] = s2 * int8Scale(scales, r + 2 * rs);
+        out[o + 3 * rs] = s3 * int8Scale(scales, r + 3 * rs);
+    }
+
+    static void q8_0Rows4(MemorySegment w, long row, long stride, int blocks, float[] x, int xo, float[] out, int o, int rs) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        for (int b = 0; b < blocks; b++) {
+            long o0 = row + b * 34L;
+            long o1 = o0 + stride;
+            long o2 = o1 + stride;
+            long o3 = o2 + stride;
+            int xb = xo + b * 32;
+            FloatVector s0 = FloatVector.zero(F);
+            FloatVector s1 = s0;
+            FloatVector s2 = s0;
+            FloatVector s3 = s0;
+            for (int k = 0; k < 32; k += L) {
+                FloatVector xv = x(x, xb + k);
+                s0 = bytes(w, o0 + 2 + k).fma(xv, s0);
+                s1 = bytes(w, o1 + 2 + k).fma(xv, s1);
+                s2 = bytes(w, o2 + 2 + k).fma(xv, s2);
+                s3 = bytes(w, o3 + 2 + k).fma(xv, s3);
+            }
+            a0 = s0.fma(FloatVector.broadcast(F, f16(w, o0)), a0);
+            a1 = s1.fma(FloatVector.broadcast(F, f16(w, o1)), a1);
+            a2 = s2.fma(FloatVector.broadcast(F, f16(w, o2)), a2);
+            a3 = s3.fma(FloatVector.broadcast(F, f16(w, o3)), a3);
+        }
+        store4(out, o, rs, a0, a1, a2, a3, 1f);
+    }
+
+    /** Four INT4 rows ({@code groups} groups each; tables as in {@link #int4}, {@code gi} of the first row). */
+    static void int4Rows4(MemorySegment w, long row, long stride, MemorySegment scales, MemorySegment zeros, long gi, int groups,
+                          int cols, int group, float[] x, int xo, float[] gsums, int go, float[] out, int o, int rs) {
+        int chunks = cols >>> 5;
+        int perGroup = group >>> 5;
+        long rb = stride;
+        long gstride = (long) rs * groups;
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = a0;
+        FloatVector a2 = a0;
+        FloatVector a3 = a0;
+        for (int k = 0, g = 0; k < chunks; g++) {
+            int end = Math.min(chunks, k + perGroup);
+            FloatVector s0 = FloatVector.zero(F);
+            FloatVector s1 = s0;
+            FloatVector s2 = s0;
+            FloatVector s3 = s0;
+            for (; k < end; k++) {
+                long o0 = row + k * 16L;
+                int xb = xo + k * 32;
+                for (int p = 0; p < 16; p += L) {
+                    FloatVector xl = x(x, xb + p);
+                    FloatVector xh = x(x, xb + 16 + p);
+                    IntVector v0 = nibbles(w, o0 + p);
+                    IntVector v1 = nibbles(w, o0 + rb + p);
+                    IntVector v2 = nibbles(w, o0 + 2 * rb + p);
+                    IntVector v3 = nibbles(w, o0 + 3 * rb + p);
+                    s0 = high(v0).fma(xh, low(v0).fma(xl, s0));
+                    s1 = high(v1).fma(xh, low(v1).fma(xl, s1));
+                    s2 = high(v2).fma(xh, low(v2).fma(xl, s2));
+                    s3 = high(v3).fma(xh, low(v3).fma(xl, s3));
+                }
+            }
+            long g0 = (gi + g) * 4;
+            long gs = gstride * 4;
+            a0 = s0.fma(FloatVector.broadcast(F, scales.get(F32, g0)), a0);
+            a1 = s1.fma(FloatVector.broadcast(F, scales.get(F32, g0 + gs)), a1);
+            a2 = s2.fma(FloatVector.broadcast(F, scales.get(F32, g0 + 2 * gs)), a2);
+            a3 = s3.fma(FloatVector.broadcast(F, scales.get(F32, g0 + 3 * gs)), a3);
+        }
+        out[o] = a0.reduceLanes(VectorOperators.ADD) - zeroCorrection(scales, zeros, gi, groups, gsums, go);
+        out[o + rs] = a1.reduceLanes(VectorOperators.ADD) - zeroCorrection(scales, zeros, gi + gstride, groups, gsums, go);
+        out[o + 2 * rs] = a2.reduceLanes(VectorOperators.ADD) - zeroCorrection(scales, zeros, gi + 2 * gstride, groups, gsums, go);
+        out[o + 3 * rs] = a3.reduceLanes(VectorOperators.ADD) - zeroCorrection(scales, zeros, gi + 3 * gstride, groups, gsums, go);
     }
 
     /** Unscaled row of int8 weights times x[xo..] (the caller multiplies by the row's scale). */

@@ -3,7 +3,8 @@ package dev.llmplatform.engine.quant;
 /**
  * INT8 weight-only, symmetric per output channel (the W8A16 layout of {@code WeightFormat.INT8}): each row gets
  * the scale {@code max|w| / 127} and values {@code round(w / scale)}, so the row's largest weight is exact and
- * every other is off by at most half a step.
+ * every other is off by at most half a step. (Shrinking the scale to clip outliers was tried: on kjv-demo it
+ * changes neither KL nor top-1 agreement.)
  */
 public final class Int8ChannelQuantizer {
     private Int8ChannelQuantizer() {

@@ -1,7 +1,7 @@
 package dev.llmplatform.engine.runtime;
 
 import dev.llmplatform.engine.arch.Batch;
-import dev.llmplatform.engine.arch.DecoderModel;
+import dev.llmplatform.engine.arch.ModelRunner;
 import dev.llmplatform.engine.cpu.KvBlockPool;
 import dev.llmplatform.engine.tokenizer.Tokenizer;
 import java.util.ArrayList;
@@ -35,7 +35,7 @@ public final class EngineRuntime implements AutoCloseable {
     private static final Comparator<Sequence> BY_PRIORITY = Comparator.comparingInt(Sequence::priority)
             .thenComparingLong(s -> s.arrival);
 
-    private final DecoderModel model;
+    private final ModelRunner model;
     private final Tokenizer tokenizer;
     private final RuntimeConfig config;
     private final KvBlockPool pool;
@@ -72,7 +72,7 @@ public final class EngineRuntime implements AutoCloseable {
     /**
      * @param tokenizer for text deltas and stop strings; may be null (events then carry no text)
      */
-    public EngineRuntime(DecoderModel model, Tokenizer tokenizer, RuntimeConfig config) {
+    public EngineRuntime(ModelRunner model, Tokenizer tokenizer, RuntimeConfig config) {
         this.model = model;
         this.tokenizer = tokenizer;
         this.config = config;
@@ -85,7 +85,7 @@ public final class EngineRuntime implements AutoCloseable {
         return config;
     }
 
-    public DecoderModel model() {
+    public ModelRunner model() {
         return model;
     }
 
@@ -125,6 +125,11 @@ public final class EngineRuntime implements AutoCloseable {
         for (int id : r.promptIds()) {
             if (id < 0 || id >= vocab) {
                 throw new IllegalArgumentException("prompt token id " + id + " is outside the vocabulary (ids 0.." + (vocab - 1) + ")");
+            }
+        }
+        for (int id : r.sampling().logitBias().keySet()) {
+            if (id >= vocab) {
+                throw new IllegalArgumentException("logit_bias names token id " + id + ", outside the vocabulary (ids 0.." + (vocab - 1) + ")");
             }
         }
         int context = model.contextLength();
@@ -314,6 +319,7 @@ public final class EngineRuntime implements AutoCloseable {
             running.add(s);
             if (!s.admittedBefore) {
                 s.admittedBefore = true;
+                s.handle.markAdmitted();
                 promptTokens += s.promptLength;
                 cachedPromptTokens += s.cachedPromptTokens;
             }

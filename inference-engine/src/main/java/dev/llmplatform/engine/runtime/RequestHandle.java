@@ -19,6 +19,8 @@ public final class RequestHandle {
     private final CompletableFuture<GenerationEvent.Finished> completion = new CompletableFuture<>();
     private final Runnable wakeRuntime;
     private volatile boolean cancelRequested;
+    private final long submittedNanos = System.nanoTime();
+    private volatile long admittedNanos;
 
     RequestHandle(long id, Consumer<GenerationEvent> listener, Runnable wakeRuntime) {
         this.id = id;
@@ -37,6 +39,23 @@ public final class RequestHandle {
             cancelRequested = true;
             wakeRuntime.run();
         }
+    }
+
+    /** {@link System#nanoTime()} at submission. */
+    public long submittedNanos() {
+        return submittedNanos;
+    }
+
+    /**
+     * {@link System#nanoTime()} when the scheduler first admitted the request into the running batch (the end of
+     * its queue time), or 0 while it has not been admitted (it may finish without ever being admitted, if cancelled).
+     */
+    public long admittedNanos() {
+        return admittedNanos;
+    }
+
+    void markAdmitted() {
+        admittedNanos = System.nanoTime();
     }
 
     boolean cancelRequested() {

@@ -3,7 +3,8 @@ package dev.llmplatform.engine.runtime;
 import java.util.SplittableRandom;
 
 /**
- * Picks one sequence's next tokens from logits, in the order transformers and vLLM apply the steps: penalties
+ * Picks one sequence's next tokens from logits, in the order transformers and vLLM apply the steps: logit bias
+ * (OpenAI's {@code logit_bias}, added to the raw logits), penalties
  * (repetition over prompt and output; presence and frequency over the output), then greedy argmax, or temperature,
  * top-k, top-p and min-p filtering and a draw from the remaining distribution with the sequence's own seeded
  * random generator. Holds the sequence's token counts; all buffers are sized to the vocabulary once, so sampling
@@ -17,6 +18,8 @@ public final class Sampler {
     private final boolean[] seen;       // ids in the prompt or the output
     private final int[] candidates;     // ids that survive filtering, most likely first
     private final float[] probs;        // probability of each id (indexed by id)
+    private final int[] biasIds;        // logit_bias, as parallel arrays (ids inside the vocabulary)
+    private final float[] biasValues;
 
     public Sampler(SamplingParams params, int vocab, int[] prompt) {
         this.params = params;
@@ -30,6 +33,17 @@ public final class Sampler {
             if (id >= 0 && id < vocab) {
                 seen[id] = true;
             }
+        }
+        this.biasIds = new int[params.logitBias().size()];
+        this.biasValues = new float[biasIds.length];
+        int n = 0;
+        for (var e : params.logitBias().entrySet()) {
+            if (e.getKey() >= vocab) {
+                throw new IllegalArgumentException("logit_bias names token id " + e.getKey()
+                        + ", outside the vocabulary (ids 0.." + (vocab - 1) + ")");
+            }
+            biasIds[n] = e.getKey();
+            biasValues[n++] = e.getValue();
         }
     }
 
@@ -45,6 +59,9 @@ public final class Sampler {
 
     /** Chooses the next token from {@code logits[off .. off + vocab)}; the logits are modified in place. */
     public int sample(float[] logits, int off) {
+        for (int i = 0; i < biasIds.length; i++) {
+            logits[off + biasIds[i]] += biasValues[i];
+        }
         applyPenalties(logits, off);
         if (params.greedy()) {
             return argmax(logits, off, vocab);

@@ -1,5 +1,7 @@
 package dev.llmplatform.engine.runtime;
 
+import java.util.Map;
+
 /**
  * How the next token is chosen from the logits. Neutral values switch each step off.
  *
@@ -12,11 +14,21 @@ package dev.llmplatform.engine.runtime;
  * @param presencePenalty   OpenAI's: subtracted once from tokens present in the output, in [-2, 2]
  * @param frequencyPenalty  OpenAI's: subtracted per occurrence in the output, in [-2, 2]
  * @param seed              makes sampling reproducible; null for a random seed
+ * @param logitBias         OpenAI's {@code logit_bias}: added to the logits of these token ids before the penalties
+ *                          and every other step, each in [-100, 100] (-100 bans a token in practice, 100 all but
+ *                          forces it); empty for none. Ids must be inside the model's vocabulary (the runtime
+ *                          checks this at submission).
  */
 public record SamplingParams(double temperature, int topK, double topP, double minP, double repetitionPenalty,
-                             double presencePenalty, double frequencyPenalty, Long seed) {
+                             double presencePenalty, double frequencyPenalty, Long seed, Map<Integer, Float> logitBias) {
 
     public static final SamplingParams GREEDY = new SamplingParams(0, 0, 1, 0, 1, 0, 0, null);
+
+    /** Without logit bias. */
+    public SamplingParams(double temperature, int topK, double topP, double minP, double repetitionPenalty,
+                          double presencePenalty, double frequencyPenalty, Long seed) {
+        this(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, Map.of());
+    }
 
     public SamplingParams {
         check(Double.isFinite(temperature) && temperature >= 0 && temperature <= 100, "temperature", temperature, "between 0 and 100");
@@ -27,6 +39,13 @@ public record SamplingParams(double temperature, int topK, double topP, double m
                 "repetition_penalty", repetitionPenalty, "in (0, 10]");
         check(Double.isFinite(presencePenalty) && Math.abs(presencePenalty) <= 2, "presence_penalty", presencePenalty, "in [-2, 2]");
         check(Double.isFinite(frequencyPenalty) && Math.abs(frequencyPenalty) <= 2, "frequency_penalty", frequencyPenalty, "in [-2, 2]");
+        logitBias = logitBias == null ? Map.of() : Map.copyOf(logitBias);
+        for (Map.Entry<Integer, Float> e : logitBias.entrySet()) {
+            check(e.getKey() >= 0, "logit_bias", "a bias for token id " + e.getKey(), "non-negative token ids");
+            float v = e.getValue();
+            check(Float.isFinite(v) && Math.abs(v) <= 100, "logit_bias",
+                    v + " for token id " + e.getKey(), "values in [-100, 100]");
+        }
     }
 
     private static void check(boolean ok, String name, Object value, String expected) {
@@ -40,10 +59,14 @@ public record SamplingParams(double temperature, int topK, double topP, double m
     }
 
     public SamplingParams withTemperature(double t) {
-        return new SamplingParams(t, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, seed);
+        return new SamplingParams(t, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, logitBias);
     }
 
     public SamplingParams withSeed(Long s) {
-        return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, s);
+        return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, s, logitBias);
+    }
+
+    public SamplingParams withLogitBias(Map<Integer, Float> bias) {
+        return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, bias);
     }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class SamplerTest {
@@ -130,6 +131,46 @@ class SamplerTest {
         s.sample(l, 0);
         assertEquals(3.0f - 0.5f - 2 * 0.25f, l[1], 1e-6);
         assertEquals(2.5f, l[2], "prompt tokens are not penalised by presence/frequency");
+    }
+
+    @Test
+    void logitBiasIsAddedBeforeThePenalties() {
+        // id 3 (-1.0) gets +5 -> 4.0, then repetition penalty 2 (it is in the prompt) -> 2.0; id 6 (-3.0) gets +6 -> 3.0
+        // and is not penalised, id 1 (3.0) gets -100 and drops out: greedy picks id 6.
+        SamplingParams p = new SamplingParams(0, 0, 1, 0, 2, 0, 0, null, Map.of(3, 5f, 6, 6f, 1, -100f));
+        Sampler s = new Sampler(p, LOGITS.length, new int[] {3});
+        float[] l = LOGITS.clone();
+        assertEquals(6, s.sample(l, 0));
+        assertEquals(2.0f, l[3], 1e-6, "bias first, then the penalty");
+        assertEquals(3.0f, l[6], 1e-6);
+        assertEquals(-97.0f, l[1], 1e-4);
+    }
+
+    @Test
+    void logitBiasOfMinus100BansATokenWhenSampling() {
+        SamplingParams p = params(1, 0, 1, 0, 9).withLogitBias(Map.of(1, -100f, 5, -100f));
+        int[] counts = new int[LOGITS.length];
+        Sampler s = new Sampler(p, LOGITS.length, new int[0]);
+        for (int i = 0; i < 20_000; i++) {
+            counts[s.sample(LOGITS.clone(), 0)]++;
+        }
+        assertEquals(0, counts[1], Arrays.toString(counts));
+        assertEquals(0, counts[5], Arrays.toString(counts));
+        assertTrue(counts[2] > 0);
+    }
+
+    @Test
+    void logitBiasIsValidated() {
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> SamplingParams.GREEDY.withLogitBias(Map.of(2, 101f)));
+        assertTrue(e.getMessage().startsWith("logit_bias"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> SamplingParams.GREEDY.withLogitBias(Map.of(-1, 1f)));
+        assertTrue(e.getMessage().startsWith("logit_bias"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new Sampler(SamplingParams.GREEDY.withLogitBias(Map.of(LOGITS.length, 1f)), LOGITS.length, new int[0]));
+        assertTrue(e.getMessage().contains("outside the vocabulary"), e.getMessage());
+        assertEquals(Map.of(), SamplingParams.GREEDY.logitBias(), "the 8-argument constructor means no bias");
+        assertEquals(Map.of(2, 3f), SamplingParams.GREEDY.withLogitBias(Map.of(2, 3f)).withSeed(4L).withTemperature(1).logitBias());
     }
 
     @Test

@@ -1,0 +1,30 @@
+package dev.llmplatform.engine.arch;
+
+import dev.llmplatform.engine.cpu.KvBlockPool;
+import dev.llmplatform.engine.cpu.KvCache;
+
+/**
+ * What the runtime needs from a model, whatever computes it: the CPU's {@link DecoderModel} or a GPU runner
+ * (native-kernels). The scheduler owns the policy (which tokens run, which KV blocks they use); the runner only
+ * computes a {@link Batch} and writes the logits the batch asks for.
+ */
+public interface ModelRunner extends AutoCloseable {
+
+    String name();
+
+    int vocabSize();
+
+    int contextLength();
+
+    /** A KV pool of {@code maxBlocks} blocks of {@code blockSize} positions, stored where this runner computes. */
+    KvBlockPool newKvPool(int blockSize, int maxBlocks);
+
+    /** A sequence's cache drawing blocks from {@code pool}. */
+    KvCache newCache(KvBlockPool pool);
+
+    /**
+     * Computes the batch: writes every token's keys and values into its cache and the next-token logits of the
+     * tokens that want them into {@code logits}, one row of {@link #vocabSize()} each, in batch order.
+     */
+    void forward(Batch batch, float[] logits);
+}

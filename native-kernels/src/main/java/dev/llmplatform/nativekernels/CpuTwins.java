@@ -1,0 +1,164 @@
+package dev.llmplatform.nativekernels;
+
+import dev.llmplatform.engine.cpu.Kernels;
+import dev.llmplatform.engine.cpu.KvCache;
+import dev.llmplatform.engine.cpu.RotaryEmbedding;
+
+/**
+ * The CPU twin of each kernel in kernels.cu, built from the engine's own CPU code (Kernels, RotaryEmbedding,
+ * KvCache) so that a GPU/CPU comparison checks the GPU against what DecoderModel computes.
+ */
+public final class CpuTwins {
+    private CpuTwins() {
+    }
+
+    /** bf16 bits (upper half of a float) to float. */
+    public static float bf16ToFloat(short bits) {
+        return Float.intBitsToFloat((bits & 0xffff) << 16);
+    }
+
+    /** float to bf16 bits, round to nearest even (as __float2bfloat16_rn and torch). */
+    public static short floatToBf16(float f) {
+        int b = Float.floatToRawIntBits(f);
+        if (Float.isNaN(f)) {
+            return (short) 0x7fc0;
+        }
+        int lsb = (b >>> 16) & 1;
+        return (short) ((b + 0x7fff + lsb) >>> 16);
+    }
+
+    public static float roundBf16(float f) {
+        return bf16ToFloat(floatToBf16(f));
+    }
+
+    /** embed_gather: x[t] = table[tokens[t]]. */
+    public static float[] embedGather(float[] table, int[] tokens, int hidden) {
+        float[] x = new float[tokens.length * hidden];
+        for (int t = 0; t < tokens.length; t++) {
+            System.arraycopy(table, tokens[t] * hidden, x, t * hidden, hidden);
+        }
+        return x;
+    }
+
+    /** add_rmsnorm (writeBack, all rows): x += delta + bias; out = rmsNorm(x) * w (rounded to bf16 if asked). */
+    public static float[] addRmsnorm(float[] x, float[] delta, float[] bias, float[] w, int hidden, float eps, boolean bf16Out) {
+        int n = x.length / hidden;
+        float[] out = new float[x.length];
+        for (int t = 0; t < n; t++) {
+            if (delta != null) {
+                Kernels.add(delta, t * hidden, x, t * hidden, hidden);
+            }
+            if (bias != null) {
+                Kernels.add(bias, 0, x, t * hidden, hidden);
+            }
+            Kernels.rmsNorm(out, t * hidden, x, t * hidden, w, hidden, eps);
+        }
+        if (bf16Out) {
+            for (int i = 0; i < out.length; i++) {
+                out[i] = roundBf16(out[i]);
+            }
+        }
+        return out;
+    }
+
+    /** bias_rope_qk: bias added to each qkv row, then q and k heads rotated at their token's position. */
+    public static void biasRopeQk(float[] qkv, float[] bias, int[] positions, RotaryEmbedding rope, int heads, int kvHeads, int headDim) {
+        int width = (heads + 2 * kvHeads) * headDim;
+        int half = rope.rotaryDim() / 2;
+        float[] cos = new float[half];
+        float[] sin = new float[half];
+        for (int t = 0; t < positions.length; t++) {
+            if (bias != null) {
+                Kernels.add(bias, 0, qkv, t * width, width);
+            }
+            rope.angles(positions[t], cos, sin, 0);
+            for (int hd = 0; hd < heads + kvHeads; hd++) {
+                rope.rotate(qkv, t * width + hd * headDim, cos, sin, 0);
+            }
+        }
+    }
+
+    /** kv_cache_write: k and v of each qkv row into its sequence's cache, as DecoderModel.applyRopeAndStore. */
+    public static void kvCacheWrite(float[] qkv, KvCache[] caches, int[] positions, int layer, int qDim, int kvDim) {
+        int width = qDim + 2 * kvDim;
+        for (int t = 0; t < positions.length; t++) {
+            KvCache c = caches[t];
+            int p = positions[t];
+            c.reserve(p);
+            System.arraycopy(qkv, t * width + qDim, c.keyBlock(layer, p), c.offset(p), kvDim);
+            System.arraycopy(qkv, t * width + qDim + kvDim, c.valueBlock(layer, p), c.offset(p), kvDim);
+        }
+    }
+
+    /** paged_attention: DecoderModel's AttentionTask for every (token, head), q read from the qkv rows. */
+    public static float[] attention(float[] qkv, KvCache[] caches, int[] positions, int layer, int heads, int kvHeads,
+                                    int headDim, float scale, int window) {
+        int qDim = heads * headDim;
+        int width = qDim + 2 * kvHeads * headDim;
+        int group = heads / kvHeads;
+        float[] out = new float[positions.length * qDim];
+        for (int t = 0; t < positions.length; t++) {
+            int p = positions[t];
+            KvCache cache = caches[t];
+            int start = window > 0 ? Math.max(0, p - window + 1) : 0;
+            float[] sc = new float[p - start + 1];
+            for (int head = 0; head < heads; head++) {
+                int g = head / group;
+                int qOff = t * width + head * headDim;
+                for (int j = start; j <= p; j++) {
+                    sc[j - start] = Kernels.dot(qkv, qOff, cache.keyBlock(layer, j), cache.offset(j) + g * headDim, headDim) * scale;
+                }
+                Kernels.softmax(sc, 0, sc.length);
+                for (int j = start; j <= p; j++) {
+                    Kernels.axpy(sc[j - start], cache.valueBlock(layer, j), cache.offset(j) + g * headDim, out, t * qDim + head * headDim, headDim);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** swiglu: out[t, i] = silu(gate + bg) * (up + bu) over rows [gate | up]. */
+    public static float[] swiglu(float[] gu, float[] bias, int ffn) {
+        int n = gu.length / (2 * ffn);
+        float[] out = new float[n * ffn];
+        for (int t = 0; t < n; t++) {
+            for (int i = 0; i < ffn; i++) {
+                float a = gu[t * 2 * ffn + i] + (bias == null ? 0 : bias[i]);
+                float b = gu[t * 2 * ffn + ffn + i] + (bias == null ? 0 : bias[ffn + i]);
+                out[t * ffn + i] = Kernels.silu(a) * b;
+            }
+        }
+        return out;
+    }
+
+    /** argmax_rows: the first index of each row's maximum. */
+    public static int[] argmax(float[] logits, int vocab) {
+        int rows = logits.length / vocab;
+        int[] ids = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            int best = 0;
+            for (int i = 1; i < vocab; i++) {
+                if (logits[r * vocab + i] > logits[r * vocab + best]) {
+                    best = i;
+                }
+            }
+            ids[r] = best;
+        }
+        return ids;
+    }
+
+    /** The GEMM twin: out[n][rows] = in[n][cols] · w[rows][cols]^T, accumulated in double. */
+    public static float[] gemm(float[] w, int rows, int cols, float[] in, int n) {
+        float[] out = new float[n * rows];
+        for (int t = 0; t < n; t++) {
+            for (int r = 0; r < rows; r++) {
+                double s = 0;
+                for (int c = 0; c < cols; c++) {
+                    s += (double) in[t * cols + c] * w[r * cols + c];
+                }
+                out[t * rows + r] = (float) s;
+            }
+        }
+        return out;
+    }
+}

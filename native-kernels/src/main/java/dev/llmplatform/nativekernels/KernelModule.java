@@ -1,0 +1,168 @@
+package dev.llmplatform.nativekernels;
+
+import static org.bytedeco.cuda.global.cudart.*;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import org.bytedeco.cuda.cudart.CUfunc_st;
+import org.bytedeco.cuda.cudart.CUmod_st;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.PointerPointer;
+
+/**
+ * The kernels of {@code src/main/cuda/kernels.cu}: the fatbin nvcc built into the jar, loaded with
+ * {@code cuModuleLoadData}, and typed launchers. Arguments go through one reusable native area of 8-byte slots
+ * (ints and floats in the low 4 bytes, little-endian), so a launch allocates no native memory.
+ *
+ * <p>Not thread-safe: one instance per stream/thread.
+ */
+public final class KernelModule implements AutoCloseable {
+    public static final String RESOURCE = "/dev/llmplatform/nativekernels/kernels.fatbin";
+    public static final String[] KERNELS = {"embed_gather", "add_rmsnorm", "bias_rope_qk", "kv_cache_write",
+        "paged_attention", "swiglu", "argmax_rows", "convert"};
+
+    /** Element type codes the kernels take (outType/dtype arguments). */
+    public static final int F32 = 0, BF16 = 1, F16 = 2;
+
+    private static final int MAX_ARGS = 20;
+    /** Warps per paged_attention block, at most ATT_MAX_WARPS in kernels.cu; 0 lets {@link #pagedAttention} pick. */
+    static int attentionWarps = 0;
+    private final CUmod_st module = new CUmod_st();
+    private final CUfunc_st embedGather, addRmsnorm, biasRopeQk, kvCacheWrite, pagedAttention, swiglu, argmax, convert;
+    private final LongPointer slots = new LongPointer(MAX_ARGS);
+    private final PointerPointer<?> params = new PointerPointer<>(MAX_ARGS);
+    private final CUstream_st stream;
+    private int argc;
+
+    /** The fatbin's bytes, from the class path. */
+    public static byte[] fatbin() {
+        try (InputStream in = KernelModule.class.getResourceAsStream(RESOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException("resource " + RESOURCE + " is missing (the build compiles it with nvcc)");
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public KernelModule(CUstream_st stream) {
+        this.stream = stream;
+        byte[] image = fatbin();
+        BytePointer data = new BytePointer(image.length);
+        data.put(image);
+        Cuda.checkDriver(cuModuleLoadData(module, data), "cuModuleLoadData(kernels.fatbin)");
+        data.close();
+        embedGather = fn("embed_gather");
+        addRmsnorm = fn("add_rmsnorm");
+        biasRopeQk = fn("bias_rope_qk");
+        kvCacheWrite = fn("kv_cache_write");
+        pagedAttention = fn("paged_attention");
+        swiglu = fn("swiglu");
+        argmax = fn("argmax_rows");
+        convert = fn("convert");
+        for (int i = 0; i < MAX_ARGS; i++) {
+            params.put(i, new Cuda.Addr(slots.address() + 8L * i));
+        }
+    }
+
+    private CUfunc_st fn(String name) {
+        CUfunc_st f = new CUfunc_st();
+        Cuda.checkDriver(cuModuleGetFunction(f, module, name), "cuModuleGetFunction(" + name + ")");
+        return f;
+    }
+
+    public CUstream_st stream() {
+        return stream;
+    }
+
+    private KernelModule p(long v) {
+        slots.put(argc++, v);
+        return this;
+    }
+
+    private KernelModule i(int v) {
+        slots.put(argc++, v & 0xffffffffL);
+        return this;
+    }
+
+    private KernelModule f(float v) {
+        slots.put(argc++, Float.floatToRawIntBits(v) & 0xffffffffL);
+        return this;
+    }
+
+    private void launch(CUfunc_st fn, String name, int gx, int gy, int block) {
+        int rc = cuLaunchKernel(fn, gx, gy, 1, block, 1, 1, 0, stream, params, (PointerPointer<?>) null);
+        argc = 0;
+        Cuda.checkDriver(rc, "cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + ", block " + block + ")");
+    }
+
+    /** x[t] = table[tokens[t]] for t < n. */
+    public void embedGather(long x, long table, int dtype, long tokens, int hidden, int n) {
+        p(x).p(table).i(dtype).p(tokens).i(hidden);
+        launch(embedGather, "embed_gather", n, 1, 256);
+    }
+
+    /** See kernels.cu: v = x[src] + delta[src] + bias; x[src] = v if writeBack; out[r] = rmsnorm(v) * w. */
+    public void addRmsnorm(long x, long delta, long bias, long w, long out, int outType, long rows, int hidden, float eps,
+                           boolean writeBack, int nRows) {
+        p(x).p(delta).p(bias).p(w).p(out).i(outType).p(rows).i(hidden).f(eps).i(writeBack ? 1 : 0);
+        launch(addRmsnorm, "add_rmsnorm", nRows, 1, Math.min(1024, roundUp32(Math.max(32, hidden / 4))));
+    }
+
+    public void biasRopeQk(long qkv, long bias, long positions, long invFreq, float scale, int heads, int kvHeads,
+                           int headDim, int rotHalf, int n) {
+        p(qkv).p(bias).p(positions).p(invFreq).f(scale).i(heads).i(kvHeads).i(headDim).i(rotHalf);
+        launch(biasRopeQk, "bias_rope_qk", n, 1, 256);
+    }
+
+    public void kvCacheWrite(long qkv, long kCache, long vCache, long positions, long tableOff, long tables, int qDim,
+                             int kvDim, int blockSize, int n) {
+        p(qkv).p(kCache).p(vCache).p(positions).p(tableOff).p(tables).i(qDim).i(kvDim).i(blockSize);
+        launch(kvCacheWrite, "kv_cache_write", n, 1, 128);
+    }
+
+    public void pagedAttention(long qkv, long out, int outType, long kCache, long vCache, long positions, long tableOff,
+                               long tables, int heads, int kvHeads, int headDim, int blockSize, float scale, int window,
+                               int n) {
+        if (headDim > 256) {
+            throw new IllegalArgumentException("paged_attention handles head dims up to 256, got " + headDim);
+        }
+        p(qkv).p(out).i(outType).p(kCache).p(vCache).p(positions).p(tableOff).p(tables).i(heads).i(kvHeads)
+                .i(headDim).i(blockSize).f(scale).i(window);
+        // Few (token, head) blocks: 16 warps share each sequence; many: 4 warps, so more blocks fit per SM.
+        // (H100, Llama-3.2-1B shape: 16 warps won at batch 1-64, 4 warps at batch 256.)
+        int warps = attentionWarps > 0 ? attentionWarps : (long) n * heads > 4096 ? 4 : 16;
+        launch(pagedAttention, "paged_attention", n, heads, 32 * warps);
+    }
+
+    public void swiglu(long gu, long bias, long out, int outType, int ffn, int n) {
+        long total = (long) ffn * n;
+        p(gu).p(bias).p(out).i(outType).i(ffn).p(total);
+        launch(swiglu, "swiglu", (int) Math.min(65535, (total + 255) / 256), 1, 256);
+    }
+
+    public void argmax(long logits, long ids, int vocab, int rows) {
+        p(logits).p(ids).i(vocab);
+        launch(argmax, "argmax_rows", rows, 1, 1024);
+    }
+
+    public void convert(long in, int inType, long out, int outType, long n) {
+        p(in).i(inType).p(out).i(outType).p(n);
+        launch(convert, "convert", (int) Math.min(65535, (n + 255) / 256), 1, 256);
+    }
+
+    private static int roundUp32(int v) {
+        return (v + 31) & ~31;
+    }
+
+    @Override
+    public void close() {
+        cuModuleUnload(module);
+        slots.close();
+        params.close();
+    }
+}
