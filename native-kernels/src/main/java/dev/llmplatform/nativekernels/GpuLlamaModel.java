@@ -356,10 +356,11 @@ public final class GpuLlamaModel implements ModelRunner {
     }
 
     /** The forward pass with greedy sampling on the GPU: {@code nextIds[r]} is the argmax of logits row r. */
-    public void forwardGreedy(Batch batch, int[] nextIds) {
+    @Override
+    public boolean forwardGreedy(Batch batch, int[] nextIds) {
         int rows = run(batch);
         if (rows == 0) {
-            return;
+            return true;
         }
         k.argmax(logitsDev, ids, vocab, rows);
         Cuda.copyToHost(hostIds, ids, 4L * rows, stream);
@@ -367,6 +368,7 @@ public final class GpuLlamaModel implements ModelRunner {
         try (IntPointer p = new IntPointer(new Cuda.Addr(hostIds))) {
             p.get(nextIds, 0, rows);
         }
+        return true;
     }
 
     /** Enqueues the whole pass up to the logits on the device; returns the number of logit rows. */

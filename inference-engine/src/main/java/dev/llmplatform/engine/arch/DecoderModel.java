@@ -48,6 +48,7 @@ public final class DecoderModel implements ModelRunner {
     private float[] cos;    // rotaryDim/2
     private float[] sin;    // rotaryDim/2
     private float[] hOut;   // hidden: final-norm rows of tokens that want logits
+    private float[] greedyLogits = new float[0];
 
     public DecoderModel(String name, TransformerSpec spec, ModelWeights weights, AutoCloseable resources, WorkerPool pool) {
         this.name = name;
@@ -192,6 +193,28 @@ public final class DecoderModel implements ModelRunner {
             }
         }
         matmul.apply(weights.lmHead(), hOut, 0, h, logits, 0, spec.vocab(), rows, weights.lmHeadBias());
+    }
+
+    /** The CPU computes the logits anyway; picking the argmax here keeps the runtime's greedy path one code path. */
+    @Override
+    public boolean forwardGreedy(Batch batch, int[] nextIds) {
+        int rows = batch.logitRows();
+        int vocab = spec.vocab();
+        if (greedyLogits.length < rows * vocab) {
+            greedyLogits = new float[rows * vocab];
+        }
+        forward(batch, greedyLogits);
+        for (int r = 0; r < rows; r++) {
+            int best = 0;
+            int off = r * vocab;
+            for (int i = 1; i < vocab; i++) {
+                if (greedyLogits[off + i] > greedyLogits[off + best]) {
+                    best = i;
+                }
+            }
+            nextIds[r] = best;
+        }
+        return true;
     }
 
     private void validate(Batch batch) {

@@ -27,4 +27,13 @@ public interface ModelRunner extends AutoCloseable {
      * tokens that want them into {@code logits}, one row of {@link #vocabSize()} each, in batch order.
      */
     void forward(Batch batch, float[] logits);
+
+    /**
+     * Computes the batch and picks the argmax token of each row that wants logits, without handing the logits over
+     * (a GPU runner keeps them on the device). Returns false, computing nothing, when the runner has no such path;
+     * the runtime then calls {@link #forward} and samples itself.
+     */
+    default boolean forwardGreedy(Batch batch, int[] nextIds) {
+        return false;
+    }
 }

@@ -53,6 +53,7 @@ public final class EngineRuntime implements AutoCloseable {
     private final Batch batch = new Batch(64);
     private float[] logits = new float[0];
     private float[] rawRow = new float[0];
+    private int[] greedyIds = new int[0];
     private final Logprobs logprobs;
 
     // Counters, written by the scheduler thread, read by stats().
@@ -242,8 +243,17 @@ public final class EngineRuntime implements AutoCloseable {
         if (logits.length < rows * vocab) {
             logits = new float[Math.max(rows, config.maxRunning()) * vocab];
         }
+        boolean runnerPicks = rows > 0 && allPlainGreedy();
         try {
-            model.forward(batch, logits);
+            if (runnerPicks) {
+                if (greedyIds.length < rows) {
+                    greedyIds = new int[Math.max(rows, config.maxRunning())];
+                }
+                runnerPicks = model.forwardGreedy(batch, greedyIds);
+            }
+            if (!runnerPicks) {
+                model.forward(batch, logits);
+            }
         } catch (RuntimeException | Error e) {
             for (Sequence s : new ArrayList<>(planned)) {
                 finish(s, FinishReason.ERROR, "", "the forward pass failed: " + e);
@@ -262,7 +272,11 @@ public final class EngineRuntime implements AutoCloseable {
                 registerFullBlocks(s);
             }
             if (s.computed == s.length) {
-                sampleAndEmit(s, row * vocab);
+                if (runnerPicks) {
+                    emitToken(s, greedyIds[row], null);
+                } else {
+                    sampleAndEmit(s, row * vocab);
+                }
                 row++;
             }
         }
@@ -328,6 +342,18 @@ public final class EngineRuntime implements AutoCloseable {
                 budget -= n;
             }
         }
+    }
+
+    /** True when every sequence sampling this step takes the plain argmax and wants no logprobs. */
+    private boolean allPlainGreedy() {
+        for (int i = 0; i < planned.size(); i++) {
+            Sequence s = planned.get(i);
+            if (s.computed + plannedTokens[i] == s.length
+                    && (!s.request.sampling().plainGreedy() || s.request.topLogprobs() >= 0)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private void plan(Sequence s, int n) {
@@ -401,10 +427,14 @@ public final class EngineRuntime implements AutoCloseable {
             System.arraycopy(logits, off, rawRow, 0, vocab);
         }
         int id = s.sampler.sample(logits, off);
+        emitToken(s, id, top >= 0 ? logprobs.of(rawRow, id, top) : null);
+    }
+
+    /** Appends the chosen token, streams it, and finishes the sequence on a stop condition. */
+    private void emitToken(Sequence s, int id, GenerationEvent.Logprob lp) {
         s.sampler.accept(id);
         s.append(id);
         generatedTokens++;
-        GenerationEvent.Logprob lp = top >= 0 ? logprobs.of(rawRow, id, top) : null;
         String text = s.detokenizer == null ? "" : s.detokenizer.push(id);
         text = s.stopStrings.push(text);
         s.handle.emit(new GenerationEvent.Token(id, text, lp));

@@ -54,6 +54,11 @@ public record SamplingParams(double temperature, int topK, double topP, double m
         }
     }
 
+    /** Argmax of the raw logits: greedy with no penalties or biases, so the model runner may pick the token itself. */
+    public boolean plainGreedy() {
+        return temperature == 0 && repetitionPenalty == 1 && presencePenalty == 0 && frequencyPenalty == 0 && logitBias.isEmpty();
+    }
+
     public boolean greedy() {
         return temperature == 0;
     }
