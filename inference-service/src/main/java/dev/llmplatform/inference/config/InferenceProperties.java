@@ -1,0 +1,110 @@
+package dev.llmplatform.inference.config;
+
+import dev.llmplatform.engine.Engine;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.AssertTrue;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.NotNull;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
+import org.springframework.validation.annotation.Validated;
+
+/**
+ * The inference service's configuration ({@code llm.inference.*}): which model it serves and how the runtime
+ * schedules requests and uses memory.
+ *
+ * @param model              the model to serve: a Hugging Face checkpoint directory, an engine directory or a
+ *                           {@code .gguf} file; or {@code registry:NAME@REF} (REF a version number, {@code stable},
+ *                           {@code canary} or {@code latest}) to pull it from the model registry at startup. A relative
+ *                           path is looked up from the working directory and then from each directory above it (and
+ *                           above the service's jar), so the default, the bundled demo model, is found whether the
+ *                           service starts from the repository root or from {@code inference-service/}.
+ * @param servedModelName    the name clients pass as {@code model} and that {@code /v1/models} lists; empty for the
+ *                           model directory's name (or the registry model's name)
+ * @param threads            worker threads for the forward pass; 0 for all cores but a quarter, which are left to
+ *                           the HTTP layer (12 of 16, 6 of 8, 2 of 2)
+ * @param maxRunning         the most requests decoded together in one batch (each choice of a request with
+ *                           {@code n > 1} counts as one)
+ * @param maxWaiting         the most requests admitted but not finished (running plus queued); beyond it requests are
+ *                           refused with 429
+ * @param maxTokensPerStep   the token budget of one forward pass: decode tokens plus chunks of prompts being prefilled
+ * @param kvBlockSize        positions per KV cache block (a power of two)
+ * @param kvCacheSize        memory for the KV cache (keys and values, float32, on the heap; the JVM's -Xmx must
+ *                           leave room for it); empty for enough for max-running full-context sequences, capped at 40%
+ *                           of the maximum heap
+ * @param prefixCaching      share the KV cache of common prompt prefixes (system prompts, few-shot examples) between
+ *                           requests
+ * @param addBos             whether text prompts of {@code /v1/completions} get the BOS token: {@code auto} (as the
+ *                           checkpoint says), {@code always} or {@code never}; chat prompts get what the chat
+ *                           template writes
+ * @param maxChoices         the most choices one request may ask for ({@code n} times the number of prompts)
+ * @param defaultMaxTokens   completion tokens when a request names no {@code max_tokens}; 0 for the rest of the
+ *                           context (as vLLM does)
+ * @param warmupTimeout      how long the warm-up forward pass may take before startup is declared failed
+ * @param logContent         log prompts and completions (at INFO, per request); off by default, so that logs never
+ *                           hold user content. For debugging only.
+ * @param registry           where {@code registry:} models come from
+ */
+@ConfigurationProperties("llm.inference")
+@Validated
+public record InferenceProperties(
+        @DefaultValue("models/kjv-demo") @NotBlank String model,
+        @DefaultValue("") String servedModelName,
+        @DefaultValue("0") @Min(0) @Max(1024) int threads,
+        @DefaultValue("16") @Min(1) @Max(4096) int maxRunning,
+        @DefaultValue("256") @Min(1) int maxWaiting,
+        @DefaultValue("512") @Min(1) int maxTokensPerStep,
+        @DefaultValue("16") @Min(1) @Max(4096) int kvBlockSize,
+        DataSize kvCacheSize,
+        @DefaultValue("true") boolean prefixCaching,
+        @DefaultValue("auto") @NotNull Engine.BosPolicy addBos,
+        @DefaultValue("16") @Min(1) @Max(1024) int maxChoices,
+        @DefaultValue("0") @Min(0) int defaultMaxTokens,
+        @DefaultValue("5m") @NotNull Duration warmupTimeout,
+        @DefaultValue("false") boolean logContent,
+        @DefaultValue @Valid @NotNull Registry registry) {
+
+    /** The prefix of {@link #model()} values that name a registry reference. */
+    public static final String REGISTRY_PREFIX = "registry:";
+
+    /**
+     * The model registry client's settings (only used when {@code model} is {@code registry:NAME@REF}).
+     *
+     * @param url      the registry's base URL, e.g. {@code http://registry:8080}
+     * @param token    a bearer token, if the registry wants one for reads
+     * @param cacheDir where pulled versions are kept ({@code NAME/VERSION} below it); files already there with the
+     *                 right digest are not downloaded again; empty for {@code llm-inference-models} in the system's
+     *                 temporary directory
+     */
+    public record Registry(URI url, String token, Path cacheDir) {
+
+        public Path cacheDirOrDefault() {
+            return cacheDir != null ? cacheDir : Path.of(System.getProperty("java.io.tmpdir"), "llm-inference-models");
+        }
+    }
+
+    @AssertTrue(message = "kv-block-size must be a power of two")
+    public boolean isKvBlockSizePowerOfTwo() {
+        return Integer.bitCount(kvBlockSize) == 1;
+    }
+
+    @AssertTrue(message = "kv-cache-size must be positive when set")
+    public boolean isKvCacheSizePositive() {
+        return kvCacheSize == null || kvCacheSize.toBytes() > 0;
+    }
+
+    @AssertTrue(message = "registry.url must be set when model is registry:NAME@REF")
+    public boolean isRegistryUrlSetForRegistryModels() {
+        return !model.startsWith(REGISTRY_PREFIX) || registry.url() != null;
+    }
+
+    public boolean fromRegistry() {
+        return model.startsWith(REGISTRY_PREFIX);
+    }
+}
