@@ -1,5 +1,6 @@
 package dev.llmplatform.engine.manifest;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
@@ -19,6 +20,7 @@ public record Quantization(@JsonProperty("method") String method,
     /** The checkpoint's own precision, nothing quantized. */
     public static final Quantization NONE = new Quantization("none", null, null, false, false, false);
 
+    @JsonIgnore // a derived view, not a manifest field
     public boolean isNone() {
         return "none".equals(method);
     }

@@ -198,7 +198,7 @@ public final class GgufFile {
         String string() {
             long n = u64();
             if (n < 0 || n > s.byteSize() - pos) {
-                throw new ModelLoadException("GGUF file " + file + " has a string of " + n + " bytes at offset " + pos + " (corrupt header)");
+                throw new ModelLoadException("GGUF file " + file + " has a string of " + n + " bytes at offset " + pos + ", past its end (truncated or corrupt)");
             }
             byte[] b = s.asSlice(pos, n).toArray(ValueLayout.JAVA_BYTE);
             pos += n;
@@ -220,7 +220,7 @@ public final class GgufFile {
                     int et = u32();
                     long n = u64();
                     if (n < 0 || n > s.byteSize() - pos) {
-                        throw new ModelLoadException("GGUF file " + file + " has an array of " + n + " entries (corrupt header)");
+                        throw new ModelLoadException("GGUF file " + file + " has an array of " + n + " entries at offset " + pos + ", more than it holds (truncated or corrupt)");
                     }
                     List<Object> list = new ArrayList<>((int) n);
                     for (long i = 0; i < n; i++) {
