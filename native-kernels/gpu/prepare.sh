@@ -5,6 +5,7 @@
 #   .device/lib/*.jar    the plain jars: this module, the engine, JavaCPP + CUDA presets, Jackson 3, ~10 MB
 #   .device/fixtures/    the hf-tiny llama, mistral, qwen2 fixtures (from ../shared), ~1.5 MB
 # Then:  run(command="bash native-kernels/gpu/verify.sh", carry=["native-kernels/.device"])
+# (gpu/peer.py and gpu/compare.py travel with the working tree; the GPU machine has PyTorch and transformers.)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 root=$(cd "$here/.." && pwd)
@@ -12,7 +13,8 @@ shared=${SHARED_DIR:-$root/../shared}
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 cd "$root"
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  ./mvnw -B -q -ntp install -pl inference-engine -DskipTests
+  # The engine comes from ~/.m2; INSTALL_ENGINE=1 installs this checkout's engine there first.
+  [ "${INSTALL_ENGINE:-0}" = 1 ] && ./mvnw -B -q -ntp install -pl inference-engine -DskipTests
   ./mvnw -B -q -ntp -f native-kernels/pom.xml package -DskipTests
 fi
 d="$here/.device"

@@ -1,28 +1,70 @@
 #!/usr/bin/env bash
 # Run ON THE GPU MACHINE (after gpu/prepare.sh here, carrying native-kernels/.device), from the repo root:
-#   bash native-kernels/gpu/verify.sh [bench batch sizes, default "1 8 64 256"]
-# 1. kernels vs CPU twins on random inputs; 2. hf-tiny llama/mistral/qwen2 vs transformers (logits, greedy ids);
-# 3. kjv-demo greedy continuations (six sequences batched, bf16 GEMMs and f32); 4. decode tokens/s on a random
-# Llama-3.2-1B-shaped bf16 checkpoint written here (2.5 GB, /tmp). Prints PASS/FAIL lines and a summary.
+#   bash native-kernels/gpu/verify.sh
+# Sections (SECTIONS="..." picks some, in this order):
+#   kernels   every kernel vs its CPU twin on random inputs (f32 and bf16 KV caches)
+#   fixtures  hf-tiny llama/mistral/qwen2 vs transformers (logits, greedy ids; decode steps run as CUDA graphs)
+#   kjv       kjv-demo greedy continuations, six sequences batched, bf16 GEMMs and f32
+#   graphs    CUDA-graph decode steps (padded to buckets) vs kernel-by-kernel, f32 and bf16 KV
+#   runtime   the engine's EngineRuntime driving the runner (in-flight batching, preemption, cancellation)
+#   energy    NVML's energy counter, and the runtime charging every step's joules to requests
+#   leak      device memory before/after $LEAK_REQUESTS (10000) requests with cancellations
+#   bench     GpuBench on random-weight checkpoints of $SHAPES ("llama-1b llama-7b"), written to /tmp if absent:
+#             decode at $BATCHES ("1 8 64 256"), prompt 128 + 128 new tokens, energy, prefill 2048, GEMMs
+#   serving   128 requests through the runtime, in-flight vs static batching (llama-1b)
+#   peer      gpu/peer.py: transformers generate() with a static cache (compiled), $PEER_BATCHES ("1 64") for each
+#             of $PEER_SHAPES (default $SHAPES)
+#   compare   gpu/compare.py: ours beside the peer's, with ratios
+# Prints PASS/FAIL lines and a summary; full output and the JSON lines under $OUT when set.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 d=.device
-batches=${*:-1 8 64 256}
+sections=${SECTIONS:-kernels fixtures kjv graphs runtime energy leak bench serving peer compare}
+shapes=${SHAPES:-llama-1b llama-7b}
+out=${OUT:-/tmp/verify-out}
+mkdir -p "$out"
+export BENCH_JSON_OURS=$out/bench-ours.jsonl BENCH_JSON_PEER=$out/bench-peer.jsonl
+rm -f "$BENCH_JSON_OURS" "$BENCH_JSON_PEER"
 mkdir -p /tmp/jre && tar -xJf $d/jre.tar.xz -C /tmp/jre || { echo "FAIL no JRE in $d (run gpu/prepare.sh)"; exit 1; }
 export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:${LD_LIBRARY_PATH:-}
 nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,power.draw --format=csv,noheader
-java=(/tmp/jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4m -Xmx32g
-      -cp "$d/lib/*" dev.llmplatform.nativekernels.GpuVerify)
+jvm=(/tmp/jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4m -Xmx32g -cp "$d/lib/*")
 declare -A rc
-step() { local name=$1; shift; echo "=== $name"; local t0=$SECONDS; timeout "${LIMIT:-240}" "${java[@]}" "$@"; rc[$name]=$?; echo "=== $name: rc ${rc[$name]} in $((SECONDS - t0)) s"; }
-step kernels kernels
-step fixtures fixture $d/fixtures/llama $d/fixtures/mistral $d/fixtures/qwen2
-step kjv-demo kjv ../models/kjv-demo
-step runtime runtime ../models/kjv-demo
-step bench bench /tmp/llama-1b-bf16 $batches
-step serving serving /tmp/llama-1b-bf16 ${SERVING_REQUESTS:-128}
+ran=()
+step() {
+  local name=$1; shift
+  echo "=== $name"; local t0=$SECONDS
+  timeout "${LIMIT:-300}" "$@"; rc[$name]=$?; ran+=("$name")
+  echo "=== $name: rc ${rc[$name]} in $((SECONDS - t0)) s"
+}
+V=dev.llmplatform.nativekernels.GpuVerify
+for s in $sections; do
+  case $s in
+    kernels)  step kernels "${jvm[@]}" $V kernels ;;
+    fixtures) step fixtures "${jvm[@]}" $V fixture $d/fixtures/llama $d/fixtures/mistral $d/fixtures/qwen2 ;;
+    kjv)      step kjv "${jvm[@]}" $V kjv ../models/kjv-demo ;;
+    graphs)   step graphs "${jvm[@]}" $V graphs ../models/kjv-demo ;;
+    runtime)  step runtime "${jvm[@]}" $V runtime ../models/kjv-demo ;;
+    energy)   step energy "${jvm[@]}" $V energy ../models/kjv-demo ;;
+    leak)     step leak "${jvm[@]}" $V leak ../models/kjv-demo "${LEAK_REQUESTS:-10000}" ;;
+    bench)
+      for shape in $shapes; do
+        export BENCH_JSON=$BENCH_JSON_OURS
+        step "bench-$shape" "${jvm[@]}" dev.llmplatform.nativekernels.GpuBench \
+          "$shape" "/tmp/$shape-bf16" ${BATCHES:-1 8 64 256}
+      done ;;
+    serving)  step serving "${jvm[@]}" $V serving /tmp/llama-1b-bf16 "${SERVING_REQUESTS:-128}" ;;
+    peer)
+      for shape in ${PEER_SHAPES:-$shapes}; do
+        export BENCH_JSON=$BENCH_JSON_PEER PYTHONUNBUFFERED=1
+        LIMIT=${PEER_LIMIT:-400} step "peer-$shape" python3 gpu/peer.py "/tmp/$shape-bf16" "$shape" ${PEER_BATCHES:-1 64}
+      done ;;
+    compare)  echo "=== ours beside the peer (same run)"; python3 gpu/compare.py "$BENCH_JSON_OURS" "$BENCH_JSON_PEER" ;;
+    *) echo "unknown section $s"; exit 2 ;;
+  esac
+done
 echo "=== SUMMARY"
 fail=0
-for s in kernels fixtures kjv-demo runtime bench serving; do echo "$s: $([ "${rc[$s]}" = 0 ] && echo PASS || echo "FAIL (rc ${rc[$s]})")"; [ "${rc[$s]}" = 0 ] || fail=1; done
+for s in "${ran[@]}"; do echo "$s: $([ "${rc[$s]}" = 0 ] && echo PASS || echo "FAIL (rc ${rc[$s]})")"; [ "${rc[$s]}" = 0 ] || fail=1; done
 exit $fail

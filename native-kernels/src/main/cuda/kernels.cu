@@ -3,11 +3,15 @@
 // cuModuleLoadData; every kernel is extern "C" so its name is its symbol. Each has a CPU twin (see
 // dev.llmplatform.nativekernels.CpuTwins) and GpuKernelCheck compares them on random inputs.
 //
-// Conventions: activations are row-major, one row per token of the batch. The residual stream, q/k/v, GEMM
-// outputs and the KV cache are float32; the inputs of GEMMs (norm outputs, attention output, SwiGLU output)
-// are written in the weights' element type (dtype codes: 0 f32, 1 bf16, 2 f16) so cuBLASLt reads them as
-// they are. The KV cache of one layer is [maxBlocks][blockSize][kvDim]; position p of the sequence whose
-// block table starts at tables[tableOff[t]] is row p % blockSize of block tables[tableOff[t] + p / blockSize].
+// Conventions: activations are row-major, one row per token of the batch. The residual stream, q/k/v and GEMM
+// outputs are float32; the inputs of GEMMs (norm outputs, attention output, SwiGLU output) are written in the
+// weights' element type (dtype codes: 0 f32, 1 bf16, 2 f16) so cuBLASLt reads them as they are. The KV cache is
+// f32 or bf16 (kvType); one layer's is [maxBlocks][blockSize][kvDim]; position p of the sequence whose block
+// table starts at tables[tableOff[t]] is row p % blockSize of block tables[tableOff[t] + p / blockSize].
+//
+// Every kernel takes its sizes and its per-token data (token ids, positions, block tables) from arguments and
+// device buffers, never from the host at run time, so a decode step can be captured once as a CUDA graph and
+// replayed with new ids, positions and tables copied into the same buffers.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math.h>
@@ -113,9 +117,10 @@ extern "C" __global__ void bias_rope_qk(float* qkv, const float* bias, const int
     }
 }
 
-// Copies each token's k and v (from its qkv row) into its sequence's paged cache of one layer. One block per
-// token. Twin: the System.arraycopy into KvCache.keyBlock/valueBlock of DecoderModel.applyRopeAndStore.
-extern "C" __global__ void kv_cache_write(const float* qkv, float* kCache, float* vCache, const int* positions,
+// Copies each token's k and v (from its qkv row) into its sequence's paged cache of one layer, stored as kvType
+// (0 f32, 1 bf16). One block per token. Twin: the System.arraycopy into KvCache.keyBlock/valueBlock of
+// DecoderModel.applyRopeAndStore (values rounded to bf16 first for a bf16 cache, see CpuTwins.kvCacheWrite).
+extern "C" __global__ void kv_cache_write(const float* qkv, void* kCache, void* vCache, int kvType, const int* positions,
                                           const int* tableOff, const int* tables, int qDim, int kvDim, int blockSize) {
     int t = blockIdx.x;
     int width = qDim + 2 * kvDim;
@@ -124,8 +129,8 @@ extern "C" __global__ void kv_cache_write(const float* qkv, float* kCache, float
     long long dst = (block * blockSize + p % blockSize) * kvDim;
     const float* row = qkv + (long long) t * width;
     for (int i = threadIdx.x; i < kvDim; i += blockDim.x) {
-        kCache[dst + i] = row[qDim + i];
-        vCache[dst + i] = row[qDim + kvDim + i];
+        store_from_float(kCache, kvType, dst + i, row[qDim + i]);
+        store_from_float(vCache, kvType, dst + i, row[qDim + kvDim + i]);
     }
 }
 
@@ -137,11 +142,16 @@ extern "C" __global__ void kv_cache_write(const float* qkv, float* kCache, float
 // blockDim.x / 32 warps per block (at most ATT_MAX_WARPS; the launcher picks fewer for big batches). Grouped-query: head h reads kv head h / (heads / kvHeads). Each warp takes every
 // (warps)-th position with an online softmax (running max, sum, weighted values); the warps merge at the end.
 // Decode steps and prefill chunks alike (the cache already holds this step's keys). out[t, h*headDim + d] in
-// outType. Twin: DecoderModel's AttentionTask (Kernels.dot, softmax, axpy), see CpuTwins.attention.
-extern "C" __global__ void paged_attention(const float* qkv, void* out, int outType, const float* kCache,
-                                           const float* vCache, const int* positions, const int* tableOff,
-                                           const int* tables, int heads, int kvHeads, int headDim, int blockSize,
-                                           float scale, int window) {
+// outType. The cache's element type KV (float or bf16) is a template parameter, so the inner loop has no branch
+// on it. Twin: DecoderModel's AttentionTask (Kernels.dot, softmax, axpy), see CpuTwins.attention.
+__device__ __forceinline__ float kv_load(const float* p, long long i) { return p[i]; }
+__device__ __forceinline__ float kv_load(const __nv_bfloat16* p, long long i) { return __bfloat162float(p[i]); }
+
+template <typename KV>
+__device__ void paged_attention_body(const float* qkv, void* out, int outType, const KV* kCache,
+                                     const KV* vCache, const int* positions, const int* tableOff,
+                                     const int* tables, int heads, int kvHeads, int headDim, int blockSize,
+                                     float scale, int window, float* sm, float* sl, float (*sacc)[ATT_MAX_PER_LANE * 32]) {
     int t = blockIdx.x, h = blockIdx.y;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
     int kvDim = kvHeads * headDim;
@@ -161,28 +171,27 @@ extern "C" __global__ void paged_attention(const float* qkv, void* out, int outT
     float m = -INFINITY, l = 0.f;
     for (int j = start + warp; j <= p; j += nw) {
         long long row = ((long long) table[j / blockSize] * blockSize + j % blockSize) * kvDim + g * headDim;
-        const float* kr = kCache + row;
-        float dot = 0.f;
+        const KV* kr = kCache + row;
+        const KV* vr = vCache + row;
+        float kv[ATT_MAX_PER_LANE], vv[ATT_MAX_PER_LANE];
 #pragma unroll
         for (int e = 0; e < ATT_MAX_PER_LANE; e++) {
             int d = lane + 32 * e;
-            if (d < headDim) dot += qr[e] * kr[d];
+            kv[e] = d < headDim ? kv_load(kr, d) : 0.f;
+            vv[e] = d < headDim ? kv_load(vr, d) : 0.f; // issued with the keys: one memory round trip per position
         }
+        float dot = 0.f;
+#pragma unroll
+        for (int e = 0; e < ATT_MAX_PER_LANE; e++) dot += qr[e] * kv[e];
         float sc = warp_sum(dot) * scale;
         float mNew = fmaxf(m, sc);
         float corr = __expf(m - mNew);
         float pj = __expf(sc - mNew);
         l = l * corr + pj;
-        const float* vr = vCache + row;
 #pragma unroll
-        for (int e = 0; e < ATT_MAX_PER_LANE; e++) {
-            int d = lane + 32 * e;
-            acc[e] = acc[e] * corr + (d < headDim ? pj * vr[d] : 0.f);
-        }
+        for (int e = 0; e < ATT_MAX_PER_LANE; e++) acc[e] = acc[e] * corr + pj * vv[e];
         m = mNew;
     }
-    __shared__ float sm[ATT_MAX_WARPS], sl[ATT_MAX_WARPS];
-    __shared__ float sacc[ATT_MAX_WARPS][ATT_MAX_PER_LANE * 32];
     if (lane == 0) { sm[warp] = m; sl[warp] = l; }
 #pragma unroll
     for (int e = 0; e < ATT_MAX_PER_LANE; e++) sacc[warp][lane + 32 * e] = acc[e];
@@ -198,6 +207,153 @@ extern "C" __global__ void paged_attention(const float* qkv, void* out, int outT
     }
 }
 
+// PL consecutive elements of a row (PL = headDim / 32 per lane) as floats, in one or two vector loads: a warp reads
+// a whole head row of keys or values in one instruction (512 B f32 or 256 B bf16 for head dim 128).
+template <int PL> __device__ __forceinline__ void load_row_part(const float* p, float* out) {
+    if constexpr (PL % 4 == 0) {
+#pragma unroll
+        for (int i = 0; i < PL; i += 4) {
+            float4 v = *(const float4*) (p + i);
+            out[i] = v.x; out[i + 1] = v.y; out[i + 2] = v.z; out[i + 3] = v.w;
+        }
+    } else {
+        float2 v = *(const float2*) p;
+        out[0] = v.x; out[1] = v.y;
+    }
+}
+
+// Two bf16 in a 32-bit word (the lower address in the low half) as floats.
+__device__ __forceinline__ void bf16x2_to_float(unsigned v, float* out) {
+    out[0] = __uint_as_float(v << 16);
+    out[1] = __uint_as_float(v & 0xffff0000u);
+}
+
+template <int PL> __device__ __forceinline__ void load_row_part(const __nv_bfloat16* p, float* out) {
+    if constexpr (PL == 8) {
+        uint4 v = *(const uint4*) p;
+        bf16x2_to_float(v.x, out); bf16x2_to_float(v.y, out + 2); bf16x2_to_float(v.z, out + 4); bf16x2_to_float(v.w, out + 6);
+    } else if constexpr (PL == 4) {
+        uint2 v = *(const uint2*) p;
+        bf16x2_to_float(v.x, out); bf16x2_to_float(v.y, out + 2);
+    } else {
+        bf16x2_to_float(*(const unsigned*) p, out);
+    }
+}
+
+// The same attention for head dims 64, 128 and 256 (PL = 2, 4, 8 elements per lane): lane i holds elements
+// [i PL, (i + 1) PL) of q, of each key and value row (vector loads) and of its accumulator, and each warp takes U
+// consecutive positions per iteration (positions [start + U (w + k nw), + U) for warp w), loading their keys and
+// values together and reducing their U dot products together, so U memory round trips overlap instead of
+// following one another. Same online softmax and merge as the generic body.
+template <typename KV, int PL, int U>
+__device__ void paged_attention_vec(const float* qkv, void* out, int outType, const KV* kCache,
+                                    const KV* vCache, const int* positions, const int* tableOff,
+                                    const int* tables, int heads, int kvHeads, int blockSize, float scale,
+                                    int window, float* sm, float* sl, float (*sacc)[ATT_MAX_PER_LANE * 32]) {
+    constexpr int headDim = PL * 32;
+    int t = blockIdx.x, h = blockIdx.y;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    int kvDim = kvHeads * headDim;
+    int width = (heads + 2 * kvHeads) * headDim;
+    int g = h / (heads / kvHeads);
+    int p = positions[t];
+    int start = window > 0 ? max(0, p - window + 1) : 0;
+    const int* table = tables + tableOff[t];
+    float qr[PL], acc[PL];
+    load_row_part<PL>(qkv + (long long) t * width + h * headDim + lane * PL, qr);
+#pragma unroll
+    for (int e = 0; e < PL; e++) acc[e] = 0.f;
+    float m = -INFINITY, l = 0.f;
+    for (int j0 = start + warp * U; j0 <= p; j0 += nw * U) {
+        float kv[U][PL], vv[U][PL], s[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int j = j0 + u;
+            if (j <= p) {
+                long long row = ((long long) table[j / blockSize] * blockSize + j % blockSize) * kvDim + g * headDim + lane * PL;
+                load_row_part<PL>(kCache + row, kv[u]);
+                load_row_part<PL>(vCache + row, vv[u]);
+            } else {
+#pragma unroll
+                for (int e = 0; e < PL; e++) { kv[u][e] = 0.f; vv[u][e] = 0.f; }
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            float d = 0.f;
+#pragma unroll
+            for (int e = 0; e < PL; e++) d += qr[e] * kv[u][e];
+            s[u] = d;
+        }
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) {
+#pragma unroll
+            for (int u = 0; u < U; u++) s[u] += __shfl_xor_sync(0xffffffffu, s[u], o);
+        }
+        float mNew = m;
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            s[u] = j0 + u <= p ? s[u] * scale : -INFINITY;
+            mNew = fmaxf(mNew, s[u]);
+        }
+        float corr = __expf(m - mNew); // j0 <= p, so mNew is finite
+        l *= corr;
+#pragma unroll
+        for (int e = 0; e < PL; e++) acc[e] *= corr;
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            float pu = __expf(s[u] - mNew);
+            l += pu;
+#pragma unroll
+            for (int e = 0; e < PL; e++) acc[e] += pu * vv[u][e];
+        }
+        m = mNew;
+    }
+    if (lane == 0) { sm[warp] = m; sl[warp] = l; }
+#pragma unroll
+    for (int e = 0; e < PL; e++) sacc[warp][lane * PL + e] = acc[e];
+    __syncthreads();
+    float M = -INFINITY;
+    for (int w = 0; w < nw; w++) M = fmaxf(M, sm[w]);
+    float L = 0.f;
+    for (int w = 0; w < nw; w++) if (sm[w] != -INFINITY) L += sl[w] * __expf(sm[w] - M);
+    for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+        float r = 0.f;
+        for (int w = 0; w < nw; w++) if (sm[w] != -INFINITY) r += sacc[w][d] * __expf(sm[w] - M);
+        store_from_float(out, outType, (long long) t * heads * headDim + h * headDim + d, r / L);
+    }
+}
+
+template <typename KV>
+__device__ void paged_attention_dispatch(const float* qkv, void* out, int outType, const KV* k, const KV* v,
+                                         const int* positions, const int* tableOff, const int* tables, int heads,
+                                         int kvHeads, int headDim, int blockSize, float scale, int window, float* sm,
+                                         float* sl, float (*sacc)[ATT_MAX_PER_LANE * 32]) {
+    if (headDim == 128)
+        paged_attention_vec<KV, 4, 4>(qkv, out, outType, k, v, positions, tableOff, tables, heads, kvHeads, blockSize, scale, window, sm, sl, sacc);
+    else if (headDim == 64)
+        paged_attention_vec<KV, 2, 4>(qkv, out, outType, k, v, positions, tableOff, tables, heads, kvHeads, blockSize, scale, window, sm, sl, sacc);
+    else if (headDim == 256)
+        paged_attention_vec<KV, 8, 2>(qkv, out, outType, k, v, positions, tableOff, tables, heads, kvHeads, blockSize, scale, window, sm, sl, sacc);
+    else
+        paged_attention_body<KV>(qkv, out, outType, k, v, positions, tableOff, tables, heads, kvHeads, headDim, blockSize, scale, window, sm, sl, sacc);
+}
+
+extern "C" __global__ void paged_attention(const float* qkv, void* out, int outType, const void* kCache,
+                                           const void* vCache, int kvType, const int* positions, const int* tableOff,
+                                           const int* tables, int heads, int kvHeads, int headDim, int blockSize,
+                                           float scale, int window) {
+    // The warps' partial results, declared here once rather than in each instantiation of the body.
+    __shared__ float sm[ATT_MAX_WARPS], sl[ATT_MAX_WARPS];
+    __shared__ float sacc[ATT_MAX_WARPS][ATT_MAX_PER_LANE * 32];
+    if (kvType == 1)
+        paged_attention_dispatch<__nv_bfloat16>(qkv, out, outType, (const __nv_bfloat16*) kCache, (const __nv_bfloat16*) vCache,
+                                                positions, tableOff, tables, heads, kvHeads, headDim, blockSize, scale, window, sm, sl, sacc);
+    else
+        paged_attention_dispatch<float>(qkv, out, outType, (const float*) kCache, (const float*) vCache,
+                                        positions, tableOff, tables, heads, kvHeads, headDim, blockSize, scale, window, sm, sl, sacc);
+}
+
 // SwiGLU over the fused gate/up GEMM output gu[t] = [gate (ffn) | up (ffn)] (+ bias [2 ffn], may be null):
 // out[t, i] = silu(gate) * up, in outType. Grid-stride over n * ffn. Twin: Kernels.silu(a) * b.
 extern "C" __global__ void swiglu(const float* gu, const float* bias, void* out, int outType, int ffn, long long total) {
@@ -209,6 +365,85 @@ extern "C" __global__ void swiglu(const float* gu, const float* bias, void* out,
         float s = a / (1.f + expf(-a));
         store_from_float(out, outType, k, s * b);
     }
+}
+
+// Eight 16-bit elements (one 16-byte load) as floats.
+__device__ __forceinline__ void unpack8(uint4 v, const __nv_bfloat16*, float* out) {
+    bf16x2_to_float(v.x, out); bf16x2_to_float(v.y, out + 2); bf16x2_to_float(v.z, out + 4); bf16x2_to_float(v.w, out + 6);
+}
+__device__ __forceinline__ void unpack8(uint4 v, const __half*, float* out) {
+    unsigned u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        float2 f = __half22float2(*(const __half2*) &u[i]);
+        out[2 * i] = f.x; out[2 * i + 1] = f.y;
+    }
+}
+
+// Small-batch linear layer: out[t][r] = sum_c in[t][c] w[r][c] for t < N (N <= 8), w and in 16-bit (T), f32
+// accumulation and output, out row-major [N][rows] like the cuBLASLt path. Decode at small batch reads every
+// weight once per step and does almost no arithmetic, so this is a pure streaming read of w: one warp per output
+// row, each lane reading 16-byte pieces (8 elements) strided by 512 B, four pieces in flight. The N input rows
+// are copied into shared memory first (dynamic shared memory of N * cols elements, at most 48 KB), so that the
+// warps of a block read them from there rather than each from L2 (which would double the bytes a step moves at
+// N = 1 and multiply them by N + 1 above). cols must be a multiple of 8. Twin: CpuTwins.gemm.
+extern __shared__ __align__(16) unsigned char gemv_inputs[];
+
+template <typename T, int N>
+__device__ void gemv_rows(const T* __restrict__ w, const T* __restrict__ in, float* __restrict__ out, int rows, int cols) {
+    T* xs = (T*) gemv_inputs;
+    for (int i = threadIdx.x; i < N * cols / 8; i += blockDim.x) ((uint4*) xs)[i] = ((const uint4*) in)[i];
+    __syncthreads();
+    int r = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (r >= rows) return;
+    int lane = threadIdx.x & 31;
+    int chunks = cols >> 3;
+    const uint4* wr = (const uint4*) (w + (long long) r * cols);
+    float acc[N];
+#pragma unroll
+    for (int t = 0; t < N; t++) acc[t] = 0.f;
+#pragma unroll 4
+    for (int c = lane; c < chunks; c += 32) {
+        float wf[8];
+        unpack8(__ldcs(wr + c), w, wf); // streamed once: don't keep weights in L1
+#pragma unroll
+        for (int t = 0; t < N; t++) {
+            float xf[8];
+            unpack8(((const uint4*) (xs + t * cols))[c], in, xf);
+#pragma unroll
+            for (int i = 0; i < 8; i++) acc[t] += wf[i] * xf[i];
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < N; t++) {
+        float v = warp_sum(acc[t]);
+        if (lane == 0) out[(long long) t * rows + r] = v;
+    }
+}
+
+template <typename T>
+__device__ void gemv_n(const T* w, const T* in, float* out, int rows, int cols, int n) {
+    switch (n) {
+        case 2: gemv_rows<T, 2>(w, in, out, rows, cols); break;
+        case 3: gemv_rows<T, 3>(w, in, out, rows, cols); break;
+        case 4: gemv_rows<T, 4>(w, in, out, rows, cols); break;
+        case 5: gemv_rows<T, 5>(w, in, out, rows, cols); break;
+        case 6: gemv_rows<T, 6>(w, in, out, rows, cols); break;
+        case 7: gemv_rows<T, 7>(w, in, out, rows, cols); break;
+        default: gemv_rows<T, 8>(w, in, out, rows, cols); break;
+    }
+}
+
+// dtype 1 bf16, 2 f16; n in 2..8 (gemv_one: n = 1, its own kernel so that it keeps few registers and many warps);
+// grid ceil(rows / warps per block), any multiple of 32 threads per block.
+extern "C" __global__ void gemv_small(const void* w, const void* in, float* out, int dtype, int rows, int cols, int n) {
+    if (dtype == 1) gemv_n<__nv_bfloat16>((const __nv_bfloat16*) w, (const __nv_bfloat16*) in, out, rows, cols, n);
+    else gemv_n<__half>((const __half*) w, (const __half*) in, out, rows, cols, n);
+}
+
+extern "C" __global__ void gemv_one(const void* w, const void* in, float* out, int dtype, int rows, int cols) {
+    if (dtype == 1) gemv_rows<__nv_bfloat16, 1>((const __nv_bfloat16*) w, (const __nv_bfloat16*) in, out, rows, cols);
+    else gemv_rows<__half, 1>((const __half*) w, (const __half*) in, out, rows, cols);
 }
 
 // Greedy sampling: ids[r] = argmax of logits row r (the lowest index among equal maxima). One block per row.

@@ -2,10 +2,13 @@ package dev.llmplatform.engine;
 
 import dev.llmplatform.engine.arch.Architectures;
 import dev.llmplatform.engine.arch.DecoderModel;
+import dev.llmplatform.engine.arch.ModelRunner;
 import dev.llmplatform.engine.cpu.WorkerPool;
 import dev.llmplatform.engine.model.GenerationConfig;
 import dev.llmplatform.engine.model.GgufCheckpoint;
 import dev.llmplatform.engine.model.ModelConfig;
+import dev.llmplatform.engine.parallel.TensorParallel;
+import dev.llmplatform.engine.parallel.TensorParallelModel;
 import dev.llmplatform.engine.runtime.Generator;
 import dev.llmplatform.engine.tokenizer.GgufTokenizer;
 import dev.llmplatform.engine.tokenizer.Tokenizer;
@@ -20,6 +23,9 @@ import java.util.Set;
 /**
  * A loaded model directory: the decoder, its tokenizer (when the directory has one), the ids that end a sequence,
  * and the worker threads it runs on. This is what the command line and the services embed.
+ *
+ * <p>Split over tensor-parallel ranks ({@link #load(Path, int, int)}), the model is a {@link TensorParallelModel}:
+ * {@link #runner()} is what runs it; {@link #model()} exists only for the unsplit model.
  */
 public final class Engine implements AutoCloseable {
 
@@ -47,16 +53,18 @@ public final class Engine implements AutoCloseable {
     private final Path dir;
     private final WorkerPool pool;
     private final DecoderModel model;
+    private final TensorParallelModel parallel;
     private final Tokenizer tokenizer;
     private final Set<Integer> stopIds;
     private final Boolean addBosToken;
     private final String modelType;
 
-    private Engine(Path dir, WorkerPool pool, DecoderModel model, Tokenizer tokenizer, Set<Integer> stopIds,
+    private Engine(Path dir, WorkerPool pool, ModelRunner runner, Tokenizer tokenizer, Set<Integer> stopIds,
                    Boolean addBosToken, String modelType) {
         this.dir = dir;
         this.pool = pool;
-        this.model = model;
+        this.model = runner instanceof DecoderModel d ? d : null;
+        this.parallel = runner instanceof TensorParallelModel p ? p : null;
         this.tokenizer = tokenizer;
         this.stopIds = stopIds;
         this.addBosToken = addBosToken;
@@ -68,13 +76,37 @@ public final class Engine implements AutoCloseable {
      * directory, an engine directory written by {@code build}, or a llama.cpp GGUF file (or a directory holding one).
      */
     public static Engine load(Path dir, int threads) {
-        WorkerPool pool = new WorkerPool(threads > 0 ? threads : WorkerPool.defaultThreads());
+        return load(dir, threads, 0);
+    }
+
+    /**
+     * Loads {@code dir} split over {@code tensorParallelSize} ranks (0: as built, which is 1 unless the engine was
+     * built with {@code --tp}). A checkpoint, a single-file engine or a GGUF file is sharded as it loads; an engine
+     * built with {@code --tp N} loads at N only, reading its rank files. Ranks share the {@code threads} worker
+     * threads (all cores when 0).
+     *
+     * @throws IllegalArgumentException when the size does not fit the model (heads, MLP width, quantization groups)
+     *                                  or differs from a built engine's
+     */
+    public static Engine load(Path dir, int threads, int tensorParallelSize) {
+        int total = threads > 0 ? threads : WorkerPool.defaultThreads();
+        if (tensorParallelSize < 0) {
+            throw new IllegalArgumentException("tensor-parallel size must be at least 1, got " + tensorParallelSize);
+        }
+        int built = TensorParallel.builtSize(dir);
+        if (built > 0 && tensorParallelSize > 0 && tensorParallelSize != built) {
+            throw new IllegalArgumentException("the engine in " + dir + " was built for tensor-parallel size " + built
+                    + "; load it at " + built + ", or build it again with --tp " + tensorParallelSize);
+        }
+        int tp = built > 0 ? built : Math.max(1, tensorParallelSize);
+        // The ranks bring their own worker threads; the whole model is then only loaded, to be cut.
+        WorkerPool pool = new WorkerPool(tp > 1 ? 1 : total);
         try {
             Path gguf = GgufCheckpoint.find(dir);
             if (gguf != null) {
-                return loadGguf(gguf, pool);
+                return loadGguf(gguf, pool, tp, total);
             }
-            DecoderModel model = Architectures.load(dir, pool);
+            ModelRunner model = built > 0 ? TensorParallel.loadBuilt(dir, total) : split(Architectures.load(dir, pool), tp, total);
             Tokenizer tokenizer = Files.isRegularFile(dir.resolve("tokenizer.json")) ? Tokenizer.load(dir) : null;
             ModelConfig config = ModelConfig.read(dir.resolve("config.json"));
             GenerationConfig gen = GenerationConfig.read(dir.resolve("generation_config.json"));
@@ -99,17 +131,39 @@ public final class Engine implements AutoCloseable {
     }
 
     /** A GGUF file: the tokenizer, its BOS rule and the end-of-generation ids come from the file's metadata. */
-    private static Engine loadGguf(Path file, WorkerPool pool) {
+    private static Engine loadGguf(Path file, WorkerPool pool, int tp, int threads) {
         GgufCheckpoint g = GgufCheckpoint.open(file);
+        // Loading and splitting close the checkpoint themselves when they fail.
+        ModelRunner model = split(Architectures.load(g.checkpoint(), pool), tp, threads);
         try {
-            DecoderModel model = Architectures.load(g.checkpoint(), pool);
             Map<String, Object> md = g.file().metadata();
             Tokenizer tokenizer = GgufTokenizer.fromMetadata(md);
             Set<Integer> stop = new LinkedHashSet<>(GgufTokenizer.endOfGenerationIds(md));
             return new Engine(file, pool, model, tokenizer, Set.copyOf(stop), GgufTokenizer.addBosToken(md),
                     g.checkpoint().config().modelType());
         } catch (RuntimeException e) {
-            g.checkpoint().close();
+            try {
+                model.close();
+            } catch (Exception suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    /** The model unsplit, or over {@code tp} ranks (closing the whole model when the split fails). */
+    private static ModelRunner split(DecoderModel full, int tp, int threads) {
+        if (tp == 1) {
+            return full;
+        }
+        try {
+            return TensorParallel.shard(full, tp, threads);
+        } catch (RuntimeException e) {
+            try {
+                full.close();
+            } catch (Exception suppressed) {
+                e.addSuppressed(suppressed);
+            }
             throw e;
         }
     }
@@ -118,8 +172,55 @@ public final class Engine implements AutoCloseable {
         return dir;
     }
 
+    /** config.json's (or the GGUF file's) {@code model_type}, e.g. {@code llama}. */
+    public String modelType() {
+        return modelType;
+    }
+
+    /**
+     * The unsplit model.
+     *
+     * @throws IllegalStateException when the engine is split over tensor-parallel ranks: use {@link #runner()}
+     */
     public DecoderModel model() {
+        if (model == null) {
+            throw new IllegalStateException(dir + " is split over " + tensorParallelSize()
+                    + " tensor-parallel ranks, which only runner() runs");
+        }
         return model;
+    }
+
+    /** What computes the model: the decoder, or the tensor-parallel group of its ranks. */
+    public ModelRunner runner() {
+        return model != null ? model : parallel;
+    }
+
+    public int tensorParallelSize() {
+        return parallel == null ? 1 : parallel.tensorParallelSize();
+    }
+
+    /** Bytes of weights one decode step reads, over all ranks. */
+    public long weightBytesPerToken() {
+        if (model != null) {
+            return model.weightBytesPerToken();
+        }
+        return parallel.ranks().stream().mapToLong(DecoderModel::weightBytesPerToken).sum();
+    }
+
+    /** Bytes of weights one decode step reads on the busiest rank (all of them when unsplit). */
+    public long weightBytesPerTokenPerRank() {
+        return model != null ? model.weightBytesPerToken() : parallel.weightBytesPerTokenPerRank();
+    }
+
+    /** Bytes of KV memory per position, over all ranks. */
+    public long kvBytesPerPosition() {
+        return model != null ? model.kvBytesPerPosition() : parallel.kvBytesPerPosition();
+    }
+
+    /** The storage format of the decoder's projection matrices ({@code bf16}, {@code int8}, {@code q4_0}...). */
+    public String weightFormat() {
+        DecoderModel m = model != null ? model : parallel.rank(0);
+        return m.weights().layers()[0].wo().format().name().toLowerCase(Locale.ROOT);
     }
 
     public Optional<Tokenizer> tokenizer() {
@@ -139,8 +240,9 @@ public final class Engine implements AutoCloseable {
         return stopIds;
     }
 
+    /** Single-sequence generation through {@link #runner()} (split or not). */
     public Generator generator() {
-        return new Generator(model);
+        return new Generator(runner());
     }
 
     /** Encodes a text prompt, with BOS per {@code policy}. */
@@ -157,7 +259,10 @@ public final class Engine implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
-        model.close();
-        pool.close();
+        try {
+            runner().close();
+        } finally {
+            pool.close();
+        }
     }
 }

@@ -90,6 +90,18 @@ public final class CpuTwins {
         }
     }
 
+    /** The qkv rows with their k and v parts rounded to bf16, as a bf16 KV cache stores them (q untouched). */
+    public static float[] roundKv(float[] qkv, int qDim, int kvDim) {
+        int width = qDim + 2 * kvDim;
+        float[] out = qkv.clone();
+        for (int i = 0; i < out.length; i++) {
+            if (i % width >= qDim) {
+                out[i] = roundBf16(out[i]);
+            }
+        }
+        return out;
+    }
+
     /** paged_attention: DecoderModel's AttentionTask for every (token, head), q read from the qkv rows. */
     public static float[] attention(float[] qkv, KvCache[] caches, int[] positions, int layer, int heads, int kvHeads,
                                     int headDim, float scale, int window) {

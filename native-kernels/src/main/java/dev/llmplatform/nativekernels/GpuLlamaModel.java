@@ -12,9 +12,12 @@ import dev.llmplatform.engine.cpu.RotaryEmbedding;
 import dev.llmplatform.engine.cpu.WeightMatrix;
 import dev.llmplatform.engine.model.DType;
 import dev.llmplatform.engine.model.Tensor;
+import dev.llmplatform.engine.runtime.EnergyMeter;
+import dev.llmplatform.engine.runtime.EnergyMetered;
 import java.lang.foreign.MemorySegment;
 import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.Optional;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
@@ -29,12 +32,20 @@ import org.bytedeco.javacpp.IntPointer;
  * <p>Per layer: add+RMSNorm, one fused QKV GEMM (wq|wk|wv concatenated at load), bias + rotary, KV write,
  * paged attention (one launch for the batch), o-proj GEMM, add+RMSNorm, one fused gate|up GEMM, SwiGLU, down GEMM.
  * GEMMs through cuBLASLt with the weights as stored (bf16/f16/f32) and f32 accumulation; the residual stream,
- * q/k/v, GEMM outputs and the KV cache are f32. {@link Precision#F32} upcasts bf16/f16 weights to f32 at load
+ * q/k/v and GEMM outputs are f32; the KV cache is f32, or bf16 for pools made after {@link #setKvCacheBf16}
+ * (half the bytes that decode attention reads). {@link Precision#F32} upcasts bf16/f16 weights to f32 at load
  * (twice the memory) to compute as transformers' float32 references do.
+ *
+ * <p>Batches in which every token wants logits (decode steps) of up to {@link DecodeGraphs#MAX_BUCKET} tokens run as
+ * CUDA graphs, padded to a bucket size ({@link DecodeGraphs}); padding rows read and write a scratch block of the KV
+ * arena that no sequence owns. {@link #setCudaGraphs} turns this off (every pass launched kernel by kernel).
+ *
+ * <p>The runner meters its GPU's energy through NVML ({@link EnergyMetered}), so an {@code EngineRuntime} driving it
+ * charges every step's joules to its sequences.
  *
  * <p>Not thread-safe; every call must come from the thread that made it (the CUDA context is per thread).
  */
-public final class GpuLlamaModel implements ModelRunner {
+public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
 
     /** How the linear layers compute. */
     public enum Precision {
@@ -58,8 +69,22 @@ public final class GpuLlamaModel implements ModelRunner {
     private final int embeddingType;
     private final float ropeScale;
     private final int rotHalf;
-    private final Map<KvBlockPool, long[]> arenas = new IdentityHashMap<>();
+    /** A pool's device storage: keys and values of every layer, capacity + 1 blocks (the last one is scratch). */
+    private record KvArena(long keys, long values, long layerBytes, int type, int scratchBlock) {
+    }
+
+    private final Map<KvBlockPool, KvArena> arenas = new IdentityHashMap<>();
+    private final Map<KvBlockPool, DecodeGraphs> graphs = new IdentityHashMap<>();
     private long weightBytes;
+    private boolean cudaGraphs = true;
+    private boolean kvBf16;
+    private int gemvMaxTokens = 1;
+    private Optional<EnergyMeter> energyMeter;
+
+    // The graphs' step metadata: tokens[b] | positions[b] | tableOff[b] | block tables (scratch block first).
+    private long graphMeta, graphHostMeta;
+    private int graphMetaCapacity;
+    private int[] graphMetaArr = new int[0];
 
     // Per-batch device buffers, sized for `capacity` tokens and `rowCapacity` logit rows.
     private int capacity, rowCapacity, metaCapacity;
@@ -254,7 +279,58 @@ public final class GpuLlamaModel implements ModelRunner {
         return weightBytes;
     }
 
-    /** A shared KV pool; its device arena (f32 keys and values of every layer) is allocated now. */
+    /** Whether decode steps run as CUDA graphs (default on); off, every pass is launched kernel by kernel. */
+    public GpuLlamaModel setCudaGraphs(boolean on) {
+        cudaGraphs = on;
+        return this;
+    }
+
+    /** Whether pools made from now on keep keys and values in bf16 (default: f32). */
+    public GpuLlamaModel setKvCacheBf16(boolean on) {
+        kvBf16 = on;
+        return this;
+    }
+
+    /**
+     * Linear layers over at most this many tokens (0 to {@link KernelModule#GEMV_MAX_N}) use the streaming GEMV
+     * kernel (bf16/f16 weights) instead of cuBLASLt. Default 1: at one token it beats cuBLASLt on the H100 (decode
+     * 710 vs 650 tok/s on the Llama-3.2-1B shape, 163 vs 151 on Llama-2-7B, 2026-11-25); at eight tokens it loses
+     * (3,594 vs 4,755 on 1B) or ties (1,106 vs 1,107 on 7B). GpuBench measures both again.
+     */
+    public GpuLlamaModel setGemvMaxTokens(int tokens) {
+        if (tokens < 0 || tokens > KernelModule.GEMV_MAX_N) {
+            throw new IllegalArgumentException("GEMV takes 0.." + KernelModule.GEMV_MAX_N + " tokens, got " + tokens);
+        }
+        if (tokens != gemvMaxTokens) {
+            clearGraphs();
+        }
+        gemvMaxTokens = tokens;
+        return this;
+    }
+
+    public int gemvMaxTokens() {
+        return gemvMaxTokens;
+    }
+
+    /** Graphs captured so far, over all pools and buckets. */
+    public int graphCaptures() {
+        int n = 0;
+        for (DecodeGraphs g : graphs.values()) {
+            n += g.captures();
+        }
+        return n;
+    }
+
+    /** NVML's energy counter of this runner's GPU (device 0), or empty where NVML cannot read one. */
+    @Override
+    public Optional<EnergyMeter> energyMeter() {
+        if (energyMeter == null) {
+            energyMeter = NvmlEnergyMeter.forCudaDevice(0).map(m -> (EnergyMeter) m);
+        }
+        return energyMeter;
+    }
+
+    /** A shared KV pool; its device arena (keys and values of every layer, f32 or bf16) is allocated now. */
     @Override
     public KvBlockPool newKvPool(int blockSize, int maxBlocks) {
         KvBlockPool pool = new KvBlockPool(layers, kvDim, blockSize, maxBlocks, false);
@@ -267,32 +343,49 @@ public final class GpuLlamaModel implements ModelRunner {
         return new KvCache(pool, spec.contextLength());
     }
 
-    /** Frees the device arena of a pool no longer used. */
+    /** Frees the device arena (and the graphs) of a pool no longer used. */
     public void releaseKvPool(KvBlockPool pool) {
-        long[] a = arenas.remove(pool);
+        DecodeGraphs g = graphs.remove(pool);
+        if (g != null) {
+            Cuda.sync(stream);
+            g.close();
+        }
+        KvArena a = arenas.remove(pool);
         if (a != null) {
-            Cuda.free(a[0]);
-            Cuda.free(a[1]);
+            Cuda.free(a.keys());
+            Cuda.free(a.values());
         }
     }
 
-    private long[] arena(KvBlockPool pool) {
-        long[] a = arenas.get(pool);
+    private KvArena arena(KvBlockPool pool) {
+        KvArena a = arenas.get(pool);
         if (a == null) {
             if (pool.kvDim() != kvDim || pool.layers() != layers) {
                 throw new IllegalArgumentException("KV pool of " + pool.layers() + " layers x " + pool.kvDim()
                         + " does not fit " + name + " (" + layers + " x " + kvDim + ")");
             }
-            long bytes = (long) layers * pool.capacityBlocks() * pool.blockSize() * kvDim * 4;
-            a = new long[] {Cuda.malloc(bytes), Cuda.malloc(bytes), (long) pool.capacityBlocks() * pool.blockSize() * kvDim * 4};
+            int t = kvBf16 ? KernelModule.BF16 : KernelModule.F32;
+            long layerBytes = (long) (pool.capacityBlocks() + 1) * pool.blockSize() * kvDim * bytesOf(t);
+            a = new KvArena(Cuda.malloc(layers * layerBytes), Cuda.malloc(layers * layerBytes), layerBytes, t, pool.capacityBlocks());
             arenas.put(pool, a);
         }
         return a;
     }
 
+    /** Destroys every captured graph: a buffer they were captured with is about to move. */
+    private void clearGraphs() {
+        if (!graphs.isEmpty()) {
+            Cuda.sync(stream);
+            for (DecodeGraphs g : graphs.values()) {
+                g.clear();
+            }
+        }
+    }
+
     private void ensureCapacity(int n, int rows, int metaInts) {
         if (n > capacity) {
             int c = Math.max(n, capacity * 2);
+            clearGraphs();
             freeActivations();
             int act = bytesOf(type);
             x = Cuda.malloc(4L * c * h);
@@ -308,6 +401,7 @@ public final class GpuLlamaModel implements ModelRunner {
         }
         if (rows > rowCapacity) {
             int c = Math.max(rows, rowCapacity * 2);
+            clearGraphs();
             Cuda.free(logitsDev);
             Cuda.free(ids);
             Cuda.freeHost(hostIds);
@@ -371,17 +465,77 @@ public final class GpuLlamaModel implements ModelRunner {
         return true;
     }
 
-    /** Enqueues the whole pass up to the logits on the device; returns the number of logit rows. */
+    /**
+     * Enqueues the whole pass up to the logits on the device (as a CUDA graph where it can); returns the number of
+     * logit rows, which {@code logitsDev} then holds in batch order.
+     */
     private int run(Batch batch) {
         int n = batch.size();
         if (n == 0) {
             return 0;
         }
         int rows = batch.logitRows();
-        KvBlockPool pool = batch.cache(0).pool();
-        int tableInts = 0;
-        KvCache prev = null;
+        KvBlockPool pool = checkAndReserve(batch);
+        KvArena arena = arena(pool);
+        int tableInts = tableInts(batch);
+        if (cudaGraphs && rows == n && n <= DecodeGraphs.MAX_BUCKET) {
+            runGraphed(batch, pool, arena, tableInts);
+            return rows;
+        }
+        // meta: tokens[n] | positions[n] | tableOff[n] | logit rows[n] | block tables
+        int metaInts = 4 * n + tableInts;
+        ensureCapacity(n, rows, metaInts);
+        int[] m = metaArr;
+        fillMeta(batch, m, n, 4 * n, 0);
+        int r = 0;
         for (int t = 0; t < n; t++) {
+            if (batch.wantsLogits(t)) {
+                m[3 * n + r++] = t;
+            }
+        }
+        upload(m, metaInts, hostMeta, meta);
+        enqueuePass(n, rows, meta, meta + 4L * n, meta + 8L * n, meta + 16L * n, meta + 12L * n, arena, pool.blockSize());
+        return rows;
+    }
+
+    /**
+     * A batch whose tokens all want logits, padded to its bucket and run through that bucket's graph. Padding
+     * tokens are id 0 at position 0 of a sequence whose only block is the arena's scratch block.
+     */
+    private void runGraphed(Batch batch, KvBlockPool pool, KvArena arena, int tableInts) {
+        int n = batch.size();
+        int b = DecodeGraphs.bucket(n);
+        ensureCapacity(b, b, 0);
+        int ints = 3 * b + 1 + tableInts;
+        if (ints > graphMetaCapacity) {
+            int c = Math.max(ints, Math.max(3 * DecodeGraphs.MAX_BUCKET + 4097, graphMetaCapacity * 2));
+            clearGraphs();
+            Cuda.free(graphMeta);
+            Cuda.freeHost(graphHostMeta);
+            graphMeta = Cuda.malloc(4L * c);
+            graphHostMeta = Cuda.mallocHost(4L * c);
+            graphMetaArr = new int[c];
+            graphMetaCapacity = c;
+        }
+        int[] m = graphMetaArr;
+        m[3 * b] = arena.scratchBlock();
+        fillMeta(batch, m, b, 3 * b, 1);
+        for (int t = n; t < b; t++) {
+            m[t] = 0;
+            m[b + t] = 0;
+            m[2 * b + t] = 0;
+        }
+        upload(m, ints, graphHostMeta, graphMeta);
+        long dTokens = graphMeta, dPos = graphMeta + 4L * b, dTableOff = graphMeta + 8L * b, dTables = graphMeta + 12L * b;
+        int bs = pool.blockSize();
+        graphs.computeIfAbsent(pool, p -> new DecodeGraphs())
+                .run(b, stream, () -> enqueuePass(b, b, dTokens, dPos, dTableOff, dTables, 0, arena, bs));
+    }
+
+    /** Checks ids and positions, reserves every position's KV block; returns the batch's (single) pool. */
+    private KvBlockPool checkAndReserve(Batch batch) {
+        KvBlockPool pool = batch.cache(0).pool();
+        for (int t = 0; t < batch.size(); t++) {
             int id = batch.token(t);
             int p = batch.position(t);
             if (id < 0 || id >= vocab) {
@@ -396,73 +550,93 @@ public final class GpuLlamaModel implements ModelRunner {
             }
             c.reserve(p);
         }
-        for (int t = 0; t < n; t++) {
+        return pool;
+    }
+
+    /** Block-table entries the batch needs: each run of consecutive tokens of one sequence shares one table. */
+    private static int tableInts(Batch batch) {
+        int ints = 0;
+        KvCache prev = null;
+        for (int t = 0; t < batch.size(); t++) {
             KvCache c = batch.cache(t);
             if (c != prev) {
-                tableInts += c.blockCount();
+                ints += c.blockCount();
                 prev = c;
             }
         }
-        int metaInts = 4 * n + tableInts;
-        ensureCapacity(n, rows, metaInts);
-        long[] arena = arena(pool);
-        // meta: tokens[n] | positions[n] | tableOff[n] | logit rows[n] | block tables
-        int[] m = metaArr;
-        int tables = 4 * n;
-        int next = 0;
-        int r = 0;
-        prev = null;
-        int prevOff = 0;
-        for (int t = 0; t < n; t++) {
+        return ints;
+    }
+
+    /**
+     * Writes tokens at m[0..), positions at m[stride..), table offsets at m[2 stride..) and the block tables at
+     * m[tablesAt + first..) (offsets relative to tablesAt).
+     */
+    private static void fillMeta(Batch batch, int[] m, int stride, int tablesAt, int first) {
+        int next = first;
+        int off = 0;
+        KvCache prev = null;
+        for (int t = 0; t < batch.size(); t++) {
             KvCache c = batch.cache(t);
             m[t] = batch.token(t);
-            m[n + t] = batch.position(t);
+            m[stride + t] = batch.position(t);
             if (c != prev) {
-                prevOff = next;
+                off = next;
                 for (int b = 0; b < c.blockCount(); b++) {
-                    m[tables + next++] = c.block(b);
+                    m[tablesAt + next++] = c.block(b);
                 }
                 prev = c;
             }
-            m[2 * n + t] = prevOff;
-            if (batch.wantsLogits(t)) {
-                m[3 * n + r++] = t;
-            }
+            m[2 * stride + t] = off;
         }
-        try (IntPointer hp = new IntPointer(new Cuda.Addr(hostMeta))) {
-            hp.put(m, 0, metaInts);
-        }
-        Cuda.copyToDevice(meta, hostMeta, 4L * metaInts, stream);
-        long dTokens = meta, dPos = meta + 4L * n, dTableOff = meta + 8L * n, dRows = meta + 12L * n, dTables = meta + 16L * n;
+    }
 
-        int bs = pool.blockSize();
-        float scale = spec.attentionScale()[0];
+    private void upload(int[] m, int ints, long host, long device) {
+        try (IntPointer hp = new IntPointer(new Cuda.Addr(host))) {
+            hp.put(m, 0, ints);
+        }
+        Cuda.copyToDevice(device, host, 4L * ints, stream);
+    }
+
+    /**
+     * The pass's kernels and GEMMs for n tokens, reading ids, positions and tables from the given device buffers;
+     * the logits of {@code rows} tokens (rows {@code dRows}, or the first {@code rows} when dRows is 0) land in
+     * {@code logitsDev}. Everything it enqueues depends only on its arguments, so it can be captured.
+     */
+    private void enqueuePass(int n, int rows, long dTokens, long dPos, long dTableOff, long dTables, long dRows,
+                             KvArena arena, int bs) {
         k.embedGather(x, embedding, embeddingType, dTokens, h, n);
         for (int l = 0; l < layers; l++) {
-            long kL = arena[0] + l * arena[2];
-            long vL = arena[1] + l * arena[2];
+            long kL = arena.keys() + l * arena.layerBytes();
+            long vL = arena.values() + l * arena.layerBytes();
             if (l == 0) {
                 k.addRmsnorm(x, 0, 0, norm1[l], xn, type, 0, h, eps, false, n);
             } else {
                 k.addRmsnorm(x, mlpOut, bDown[l - 1], norm1[l], xn, type, 0, h, eps, true, n);
             }
-            blas.gemm(wQkv[l], type, width, h, xn, n, qkv);
+            linear(wQkv[l], type, width, h, xn, n, qkv);
             k.biasRopeQk(qkv, bQkv[l], dPos, invFreq, ropeScale, spec.heads(), spec.kvHeads(), spec.headDim(), rotHalf, n);
-            k.kvCacheWrite(qkv, kL, vL, dPos, dTableOff, dTables, qDim, kvDim, bs, n);
-            k.pagedAttention(qkv, att, type, kL, vL, dPos, dTableOff, dTables, spec.heads(), spec.kvHeads(),
+            k.kvCacheWrite(qkv, kL, vL, arena.type(), dPos, dTableOff, dTables, qDim, kvDim, bs, n);
+            k.pagedAttention(qkv, att, type, kL, vL, arena.type(), dPos, dTableOff, dTables, spec.heads(), spec.kvHeads(),
                     spec.headDim(), bs, spec.attentionScale()[l], spec.slidingWindow(), n);
-            blas.gemm(wO[l], type, h, qDim, att, n, proj);
+            linear(wO[l], type, h, qDim, att, n, proj);
             k.addRmsnorm(x, proj, bO[l], norm2[l], xn, type, 0, h, eps, true, n);
-            blas.gemm(wGu[l], type, 2 * ffn, h, xn, n, gu);
+            linear(wGu[l], type, 2 * ffn, h, xn, n, gu);
             k.swiglu(gu, bGu[l], mlpA, type, ffn, n);
-            blas.gemm(wDown[l], type, h, ffn, mlpA, n, mlpOut);
+            linear(wDown[l], type, h, ffn, mlpA, n, mlpOut);
         }
         if (rows > 0) {
             k.addRmsnorm(x, mlpOut, bDown[layers - 1], finalNorm, hOut, type, dRows, h, eps, false, rows);
-            blas.gemm(lmHead, type, vocab, h, hOut, rows, logitsDev);
+            linear(lmHead, type, vocab, h, hOut, rows, logitsDev);
         }
-        assert scale > 0;
-        return rows;
+    }
+
+    /** out[n][rows] (f32) = in[n][cols] · w^T: the GEMV kernel for a few tokens, cuBLASLt otherwise. */
+    private void linear(long w, int wType, int rows, int cols, long in, int n, long out) {
+        if (n <= gemvMaxTokens && KernelModule.gemvTakes(wType, cols, n)) {
+            k.gemv(w, wType, rows, cols, in, n, out);
+        } else {
+            blas.gemm(w, wType, rows, cols, in, n, out);
+        }
     }
 
     /** Waits for the device (for timing). */
@@ -476,11 +650,16 @@ public final class GpuLlamaModel implements ModelRunner {
         for (KvBlockPool p : arenas.keySet().toArray(new KvBlockPool[0])) {
             releaseKvPool(p);
         }
+        for (DecodeGraphs g : graphs.values()) {
+            g.close();
+        }
+        graphs.clear();
         freeActivations();
-        for (long p : new long[] {logitsDev, ids, meta}) {
+        for (long p : new long[] {logitsDev, ids, meta, graphMeta}) {
             Cuda.free(p);
         }
         Cuda.freeHost(hostMeta);
+        Cuda.freeHost(graphHostMeta);
         Cuda.freeHost(hostLogits);
         Cuda.freeHost(hostIds);
         for (long[] a : new long[][] {wQkv, wO, wGu, wDown, bQkv, bO, bGu, bDown, norm1, norm2}) {

@@ -15,9 +15,6 @@ import dev.llmplatform.engine.cpu.KvBlockPool;
 import dev.llmplatform.engine.cpu.KvCache;
 import dev.llmplatform.engine.cpu.RotaryEmbedding;
 import dev.llmplatform.engine.cpu.WorkerPool;
-import dev.llmplatform.engine.model.DType;
-import dev.llmplatform.engine.model.ModelShape;
-import dev.llmplatform.engine.model.RandomCheckpoint;
 import dev.llmplatform.engine.model.SafetensorsFile;
 import dev.llmplatform.engine.model.Tensor;
 import java.lang.foreign.Arena;
@@ -44,9 +41,13 @@ import tools.jackson.databind.json.JsonMapper;
  *       row's largest logit) and the CPU engine's, greedy continuation ids identical;</li>
  *   <li>{@code kjv DIR}: the six greedy continuations of reference.json, the six sequences batched together
  *       (prefill in one batch, then decode steps of six), in both precisions;</li>
- *   <li>{@code bench DIR [B...]}: decode tokens/s on a random-weight checkpoint (written there first if absent,
- *       llama-1b shape, bf16), prompt 128, 128 new tokens, per batch size.</li>
+ *   <li>{@code runtime DIR}, {@code serving DIR N}: the runner under the engine's runtime;</li>
+ *   <li>{@code graphs DIR}: CUDA-graph decode steps (padded to buckets) against kernel-by-kernel ones
+ *       ({@link GraphChecks});</li>
+ *   <li>{@code leak DIR N}, {@code energy DIR}: device memory across N requests with cancellations, and NVML energy
+ *       through the runtime ({@link RuntimeChecks}).</li>
  * </ul>
+ * Speed is {@link GpuBench}'s.
  */
 public final class GpuVerify {
     private static int failures;
@@ -69,7 +70,9 @@ public final class GpuVerify {
             case "kjv" -> kjv(Path.of(args[1]));
             case "runtime" -> runtime(Path.of(args[1]));
             case "serving" -> serving(Path.of(args[1]), Integer.parseInt(args[2]));
-            case "bench" -> bench(Path.of(args[1]), Arrays.stream(args, 2, args.length).mapToInt(Integer::parseInt).toArray());
+            case "graphs" -> failures += GraphChecks.run(Path.of(args[1]));
+            case "leak" -> failures += RuntimeChecks.leak(Path.of(args[1]), Integer.parseInt(args[2]));
+            case "energy" -> failures += RuntimeChecks.energy(Path.of(args[1]));
             default -> throw new IllegalArgumentException("unknown section " + args[0]);
         }
         System.out.println(failures == 0 ? "ALL PASS (" + args[0] + ")" : failures + " FAILED (" + args[0] + ")");
@@ -253,10 +256,13 @@ public final class GpuVerify {
         }
 
         // kv_cache_write + paged_attention, GQA, variable lengths, decode tokens and a prefill chunk, window or not
-        for (int hd : new int[] {64, 128}) {
+        // (64 and 128 take the vector-load kernel, 40 the generic one)
+        for (int hd : new int[] {64, 128, 40}) {
             for (int window : new int[] {0, 50}) {
                 for (int type : new int[] {KernelModule.F32, KernelModule.BF16}) {
-                    attentionCase(hd, window, type);
+                    for (int kvType : new int[] {KernelModule.F32, KernelModule.BF16}) {
+                        attentionCase(hd, window, type, kvType);
+                    }
                 }
             }
         }
@@ -299,10 +305,48 @@ public final class GpuVerify {
                 check("cuBLASLt gemm " + typeName[type] + " 300x256 n=" + n, down(dOut, n * rows), CpuTwins.gemm(w, rows, cols, in, n), 1e-5);
             }
         }
+        // The small-batch GEMV kernel, bf16 and f16, every n it takes, odd row counts; twin: the same double-sum GEMM.
+        for (int type : new int[] {KernelModule.BF16, KernelModule.F16}) {
+            for (int n = 1; n <= KernelModule.GEMV_MAX_N; n++) {
+                int rows = 301, cols = 520;
+                float[] w = rand(rows * cols, 0.05f), in = rand(n * cols, 1f);
+                w = type == KernelModule.BF16 ? bf16(w) : f16(w);
+                in = type == KernelModule.BF16 ? bf16(in) : f16(in);
+                long dw = type == KernelModule.BF16 ? upBf16(w) : upF16(w), din = type == KernelModule.BF16 ? upBf16(in) : upF16(in);
+                long dOut = Cuda.malloc(4L * n * rows);
+                k.gemv(dw, type, rows, cols, din, n, dOut);
+                check("gemv " + (type == KernelModule.BF16 ? "bf16" : "f16") + " 301x520 n=" + n, down(dOut, n * rows),
+                        CpuTwins.gemm(w, rows, cols, in, n), 1e-5);
+                for (long d : new long[] {dw, din, dOut}) {
+                    Cuda.free(d);
+                }
+            }
+        }
         blas.close();
     }
 
-    static void attentionCase(int hd, int window, int outType) {
+    static float[] f16(float[] a) {
+        float[] r = new float[a.length];
+        for (int i = 0; i < a.length; i++) {
+            r[i] = Float.float16ToFloat(Float.floatToFloat16(a[i]));
+        }
+        return r;
+    }
+
+    static long upF16(float[] a) {
+        short[] s = new short[a.length];
+        for (int i = 0; i < a.length; i++) {
+            s[i] = Float.floatToFloat16(a[i]);
+        }
+        long d = Cuda.malloc(2L * a.length);
+        try (ShortPointer p = new ShortPointer(s)) {
+            Cuda.copyToDevice(d, p.address(), 2L * a.length, stream);
+            Cuda.sync(stream);
+        }
+        return d;
+    }
+
+    static void attentionCase(int hd, int window, int outType, int kvType) {
         int heads = 8, kvHeads = 2, kvDim = kvHeads * hd, qDim = heads * hd, width = qDim + 2 * kvDim, bs = 16;
         KvBlockPool pool = new KvBlockPool(1, kvDim, bs, 128);
         int[] lengths = {1, 37, 200, 16};
@@ -332,7 +376,9 @@ public final class GpuVerify {
         int[] pos = tokPos.stream().mapToInt(Integer::intValue).toArray();
         KvCache[] caches = tokCache.toArray(new KvCache[0]);
         float[] qkv = rand(n * width, 1f);
-        CpuTwins.kvCacheWrite(qkv, caches, pos, 0, qDim, kvDim);
+        // A bf16 cache holds the keys and values rounded to bf16; the twin computes from those.
+        float[] cached = kvType == KernelModule.BF16 ? CpuTwins.roundKv(qkv, qDim, kvDim) : qkv;
+        CpuTwins.kvCacheWrite(cached, caches, pos, 0, qDim, kvDim);
         // Block tables, one per token (tableOff), as GpuLlamaModel lays them out.
         List<Integer> tables = new ArrayList<>();
         int[] tableOff = new int[n];
@@ -348,17 +394,19 @@ public final class GpuVerify {
             }
             tableOff[t] = off;
         }
-        long arenaBytes = 4L * pool.capacityBlocks() * bs * kvDim;
+        int kvBytes = kvType == KernelModule.F32 ? 4 : 2;
+        long arenaBytes = (long) kvBytes * pool.capacityBlocks() * bs * kvDim;
         long dK = Cuda.malloc(arenaBytes), dV = Cuda.malloc(arenaBytes);
         Cuda.memset(dK, arenaBytes, stream);
         Cuda.memset(dV, arenaBytes, stream);
         long dq = up(qkv), dPos = up(pos), dOff = up(tableOff), dTab = up(tables.stream().mapToInt(Integer::intValue).toArray());
-        k.kvCacheWrite(dq, dK, dV, dPos, dOff, dTab, qDim, kvDim, bs, n);
+        k.kvCacheWrite(dq, dK, dV, kvType, dPos, dOff, dTab, qDim, kvDim, bs, n);
         float scale = (float) (1.0 / Math.sqrt(hd));
-        String tag = "hd " + hd + (window > 0 ? " window " + window : "") + (outType == KernelModule.BF16 ? " bf16 out" : "");
+        String tag = "hd " + hd + (window > 0 ? " window " + window : "") + (outType == KernelModule.BF16 ? " bf16 out" : "")
+                + (kvType == KernelModule.BF16 ? " bf16 KV" : "");
         if (window == 0 && outType == KernelModule.F32) {
             // The arena holds what the CPU cache holds, block by block.
-            float[] kAll = down(dK, (int) (arenaBytes / 4));
+            float[] kAll = downAs(dK, kvType, (int) (arenaBytes / kvBytes));
             float[] kGpu = new float[n * kvDim], kCpu = new float[n * kvDim];
             for (int t = 0; t < n; t++) {
                 int p = pos[t];
@@ -370,13 +418,13 @@ public final class GpuVerify {
         }
         // Attention for every token (decode = last token of each sequence; prefill = all rows).
         long dOut = Cuda.malloc(4L * n * qDim);
-        float[] ref = CpuTwins.attention(qkv, caches, pos, 0, heads, kvHeads, hd, scale, window);
+        float[] ref = CpuTwins.attention(cached, caches, pos, 0, heads, kvHeads, hd, scale, window);
         if (outType == KernelModule.BF16) {
             ref = bf16(ref);
         }
         for (int warps : new int[] {4, 16}) {
             KernelModule.attentionWarps = warps;
-            k.pagedAttention(dq, dOut, outType, dK, dV, dPos, dOff, dTab, heads, kvHeads, hd, bs, scale, window, n);
+            k.pagedAttention(dq, dOut, outType, dK, dV, kvType, dPos, dOff, dTab, heads, kvHeads, hd, bs, scale, window, n);
             check("paged_attention GQA 8/2, lengths 1/37/200/16, " + tag + ", " + warps + " warps", downAs(dOut, outType, n * qDim), ref,
                     outType == KernelModule.F32 ? 2e-5 : 8e-3);
         }
@@ -570,79 +618,6 @@ public final class GpuVerify {
                 }
             }
             System.out.printf("serving in-flight / static: %.2fx%n", tput[0] / tput[1]);
-        }
-    }
-
-    // ---- speed ----
-    static void bench(Path dir, int[] batches) throws Exception {
-        if (!Files.exists(dir.resolve("config.json"))) {
-            long t0 = System.nanoTime();
-            ModelShape shape = ModelShape.KNOWN.stream().filter(m -> m.name().equals("llama-1b")).findFirst().orElseThrow();
-            RandomCheckpoint.write(shape, DType.BF16, 1, dir);
-            System.out.printf("wrote random llama-1b bf16 checkpoint in %.1f s%n", (System.nanoTime() - t0) / 1e9);
-        }
-        int prompt = 128, gen = 128;
-        try (WorkerPool pool = new WorkerPool(2); DecoderModel cpu = Architectures.load(dir, pool)) {
-            long t0 = System.nanoTime();
-            long free0 = Cuda.memInfo()[0];
-            try (GpuLlamaModel gpu = new GpuLlamaModel(cpu, GpuLlamaModel.Precision.AS_STORED)) {
-                double gb = gpu.weightBytes() / 1e9;
-                System.out.printf("loaded %s onto the GPU in %.1f s: %.2f GB of weights; batch-1 floor at 3.0 TB/s: %.0f tok/s%n",
-                        dir.getFileName(), (System.nanoTime() - t0) / 1e9, gb, 3.0e12 / gpu.weightBytes());
-                Random r = new Random(7);
-                for (int bsz : batches) {
-                    int perSeq = (prompt + gen + 15) / 16;
-                    KvBlockPool kv = gpu.newKvPool(16, bsz * perSeq);
-                    KvCache[] caches = new KvCache[bsz];
-                    int[] next = new int[bsz];
-                    long tp = System.nanoTime();
-                    int chunk = Math.max(1, 4096 / prompt);
-                    for (int s0 = 0; s0 < bsz; s0 += chunk) {
-                        Batch b = new Batch(chunk * prompt);
-                        for (int s = s0; s < Math.min(bsz, s0 + chunk); s++) {
-                            caches[s] = gpu.newCache(kv);
-                            int[] ids = r.ints(prompt, 0, gpu.vocabSize()).toArray();
-                            b.addSequence(ids, 0, prompt, 0, caches[s], false);
-                        }
-                        int[] part = new int[chunk];
-                        gpu.forwardGreedy(b, part);
-                        System.arraycopy(part, 0, next, s0, Math.min(chunk, bsz - s0));
-                    }
-                    double prefillS = (System.nanoTime() - tp) / 1e9;
-                    Batch b = new Batch(bsz);
-                    int warm = 3;
-                    long td = 0;
-                    for (int step = 0; step < gen; step++) {
-                        if (step == warm) {
-                            gpu.synchronize();
-                            td = System.nanoTime();
-                        }
-                        b.clear();
-                        for (int s = 0; s < bsz; s++) {
-                            b.add(next[s], prompt + step, caches[s], true);
-                        }
-                        gpu.forwardGreedy(b, next);
-                    }
-                    double decodeS = (System.nanoTime() - td) / 1e9;
-                    double tps = (double) bsz * (gen - warm) / decodeS;
-                    long used = free0 - Cuda.memInfo()[0];
-                    System.out.printf("BENCH batch %3d: decode %8.0f tok/s (%.2f ms/step, greedy on GPU)  prefill %7.0f tok/s (first run, includes plan setup)  GPU memory used %.1f GB%n",
-                            bsz, tps, decodeS * 1e3 / (gen - warm), (double) bsz * prompt / prefillS, used / 1e9);
-                    if (bsz == 1) {
-                        // The same decode step through forward(): logits copied to the host as EngineRuntime needs them.
-                        float[] logits = new float[gpu.vocabSize()];
-                        KvCache c = caches[0];
-                        int steps = 50;
-                        long tf = System.nanoTime();
-                        for (int i = 0; i < steps; i++) {
-                            gpu.forward(b.clear().add(next[0], prompt + gen - 1, c, true), logits);
-                        }
-                        double fs = (System.nanoTime() - tf) / 1e9;
-                        System.out.printf("BENCH batch   1: forward() with logits to the host: %.0f tok/s (%.2f ms/step)%n", steps / fs, fs * 1e3 / steps);
-                    }
-                    gpu.releaseKvPool(kv);
-                }
-            }
         }
     }
 }

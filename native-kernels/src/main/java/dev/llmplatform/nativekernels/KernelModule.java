@@ -22,7 +22,7 @@ import org.bytedeco.javacpp.PointerPointer;
 public final class KernelModule implements AutoCloseable {
     public static final String RESOURCE = "/dev/llmplatform/nativekernels/kernels.fatbin";
     public static final String[] KERNELS = {"embed_gather", "add_rmsnorm", "bias_rope_qk", "kv_cache_write",
-        "paged_attention", "swiglu", "argmax_rows", "convert"};
+        "paged_attention", "swiglu", "argmax_rows", "convert", "gemv_one", "gemv_small"};
 
     /** Element type codes the kernels take (outType/dtype arguments). */
     public static final int F32 = 0, BF16 = 1, F16 = 2;
@@ -31,7 +31,12 @@ public final class KernelModule implements AutoCloseable {
     /** Warps per paged_attention block, at most ATT_MAX_WARPS in kernels.cu; 0 lets {@link #pagedAttention} pick. */
     static int attentionWarps = 0;
     private final CUmod_st module = new CUmod_st();
-    private final CUfunc_st embedGather, addRmsnorm, biasRopeQk, kvCacheWrite, pagedAttention, swiglu, argmax, convert;
+    private final CUfunc_st embedGather, addRmsnorm, biasRopeQk, kvCacheWrite, pagedAttention, swiglu, argmax, convert,
+            gemvOne, gemvSmall;
+    /** The most rows {@link #gemv} takes. */
+    public static final int GEMV_MAX_N = 8;
+    /** The most bytes of input rows {@link #gemv} stages in shared memory (the default dynamic limit). */
+    public static final int GEMV_MAX_INPUT_BYTES = 48 << 10;
     private final LongPointer slots = new LongPointer(MAX_ARGS);
     private final PointerPointer<?> params = new PointerPointer<>(MAX_ARGS);
     private final CUstream_st stream;
@@ -64,6 +69,8 @@ public final class KernelModule implements AutoCloseable {
         swiglu = fn("swiglu");
         argmax = fn("argmax_rows");
         convert = fn("convert");
+        gemvOne = fn("gemv_one");
+        gemvSmall = fn("gemv_small");
         for (int i = 0; i < MAX_ARGS; i++) {
             params.put(i, new Cuda.Addr(slots.address() + 8L * i));
         }
@@ -95,7 +102,11 @@ public final class KernelModule implements AutoCloseable {
     }
 
     private void launch(CUfunc_st fn, String name, int gx, int gy, int block) {
-        int rc = cuLaunchKernel(fn, gx, gy, 1, block, 1, 1, 0, stream, params, (PointerPointer<?>) null);
+        launch(fn, name, gx, gy, block, 0);
+    }
+
+    private void launch(CUfunc_st fn, String name, int gx, int gy, int block, int sharedBytes) {
+        int rc = cuLaunchKernel(fn, gx, gy, 1, block, 1, 1, sharedBytes, stream, params, (PointerPointer<?>) null);
         argc = 0;
         Cuda.checkDriver(rc, "cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + ", block " + block + ")");
     }
@@ -119,23 +130,26 @@ public final class KernelModule implements AutoCloseable {
         launch(biasRopeQk, "bias_rope_qk", n, 1, 256);
     }
 
-    public void kvCacheWrite(long qkv, long kCache, long vCache, long positions, long tableOff, long tables, int qDim,
-                             int kvDim, int blockSize, int n) {
-        p(qkv).p(kCache).p(vCache).p(positions).p(tableOff).p(tables).i(qDim).i(kvDim).i(blockSize);
+    /** Keys and values of n qkv rows into the paged cache of one layer, stored as kvType (F32 or BF16). */
+    public void kvCacheWrite(long qkv, long kCache, long vCache, int kvType, long positions, long tableOff, long tables,
+                             int qDim, int kvDim, int blockSize, int n) {
+        p(qkv).p(kCache).p(vCache).i(kvType).p(positions).p(tableOff).p(tables).i(qDim).i(kvDim).i(blockSize);
         launch(kvCacheWrite, "kv_cache_write", n, 1, 128);
     }
 
-    public void pagedAttention(long qkv, long out, int outType, long kCache, long vCache, long positions, long tableOff,
-                               long tables, int heads, int kvHeads, int headDim, int blockSize, float scale, int window,
-                               int n) {
+    public void pagedAttention(long qkv, long out, int outType, long kCache, long vCache, int kvType, long positions,
+                               long tableOff, long tables, int heads, int kvHeads, int headDim, int blockSize, float scale,
+                               int window, int n) {
         if (headDim > 256) {
             throw new IllegalArgumentException("paged_attention handles head dims up to 256, got " + headDim);
         }
-        p(qkv).p(out).i(outType).p(kCache).p(vCache).p(positions).p(tableOff).p(tables).i(heads).i(kvHeads)
+        p(qkv).p(out).i(outType).p(kCache).p(vCache).i(kvType).p(positions).p(tableOff).p(tables).i(heads).i(kvHeads)
                 .i(headDim).i(blockSize).f(scale).i(window);
-        // Few (token, head) blocks: 16 warps share each sequence; many: 4 warps, so more blocks fit per SM.
-        // (H100, Llama-3.2-1B shape: 16 warps won at batch 1-64, 4 warps at batch 256.)
-        int warps = attentionWarps > 0 ? attentionWarps : (long) n * heads > 4096 ? 4 : 16;
+        // Few (token, head) blocks: 16 warps share each sequence; many: 4 warps, so more blocks fit per SM (the
+        // head-dim 64/128/256 kernel takes 70 registers a thread: one 16-warp block per SM). H100, 2026-11-25: 16
+        // warps at 4096 blocks and fewer won with the earlier kernel; with this one, 4 warps won at 8192 blocks
+        // (batch 256) and 16 warps lost ground at 2048 (batch 64), hence the switch at 1024 blocks.
+        int warps = attentionWarps > 0 ? attentionWarps : (long) n * heads > 1024 ? 4 : 16;
         launch(pagedAttention, "paged_attention", n, heads, 32 * warps);
     }
 
@@ -148,6 +162,33 @@ public final class KernelModule implements AutoCloseable {
     public void argmax(long logits, long ids, int vocab, int rows) {
         p(logits).p(ids).i(vocab);
         launch(argmax, "argmax_rows", rows, 1, 1024);
+    }
+
+    /**
+     * out[n][rows] (f32) = in[n][cols] · w[rows][cols]^T for n &lt;= {@link #GEMV_MAX_N}, w and in bf16 or f16, cols a
+     * multiple of 8, n * cols * 2 bytes at most {@link #GEMV_MAX_INPUT_BYTES}: the small-batch linear layer (one warp
+     * per output row).
+     */
+    public void gemv(long w, int type, int rows, int cols, long in, int n, long out) {
+        if (!gemvTakes(type, cols, n)) {
+            throw new IllegalArgumentException("gemv takes 1.." + GEMV_MAX_N + " bf16/f16 rows of a multiple of 8 columns, got n="
+                    + n + ", cols=" + cols + ", type " + type);
+        }
+        int warpsPerBlock = 8;
+        int grid = (rows + warpsPerBlock - 1) / warpsPerBlock;
+        int shared = 2 * n * cols;
+        if (n == 1) {
+            p(w).p(in).p(out).i(type).i(rows).i(cols);
+            launch(gemvOne, "gemv_one", grid, 1, 32 * warpsPerBlock, shared);
+        } else {
+            p(w).p(in).p(out).i(type).i(rows).i(cols).i(n);
+            launch(gemvSmall, "gemv_small", grid, 1, 32 * warpsPerBlock, shared);
+        }
+    }
+
+    /** Whether {@link #gemv} takes this product. */
+    public static boolean gemvTakes(int type, int cols, int n) {
+        return n >= 1 && n <= GEMV_MAX_N && cols % 8 == 0 && type != F32 && 2L * n * cols <= GEMV_MAX_INPUT_BYTES;
     }
 
     public void convert(long in, int inType, long out, int outType, long n) {

@@ -42,6 +42,20 @@ class LlamaFamilyTest {
     }
 
     @Test
+    void shouldRoundOnlyTheKeysAndValuesForABf16Cache() {
+        int qDim = 4, kvDim = 2, width = qDim + 2 * kvDim;
+        float[] qkv = new float[2 * width];
+        for (int i = 0; i < qkv.length; i++) {
+            qkv[i] = 1.0f + i * 0x1p-12f;
+        }
+        float[] r = CpuTwins.roundKv(qkv, qDim, kvDim);
+        for (int i = 0; i < qkv.length; i++) {
+            assertEquals(i % width < qDim ? qkv[i] : CpuTwins.roundBf16(qkv[i]), r[i], "element " + i);
+        }
+        assertTrue(r[qDim + 1] != qkv[qDim + 1], "a key element that bf16 cannot hold was rounded");
+    }
+
+    @Test
     void shouldRoundToBf16NearestEven() {
         assertEquals(1.0f, CpuTwins.roundBf16(1.0f + 0x1p-9f));          // below half: down
         assertEquals(1.0f + 0x1p-7f, CpuTwins.roundBf16(1.0f + 0x1p-7f + 0x1p-9f + 0x1p-12f)); // above half: up

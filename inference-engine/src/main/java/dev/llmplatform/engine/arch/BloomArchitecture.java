@@ -20,8 +20,7 @@ final class BloomArchitecture implements Architecture {
     }
 
     @Override
-    public DecoderModel load(Checkpoint ckpt, WorkerPool pool) {
-        ModelConfig c = ckpt.config();
+    public TransformerSpec spec(ModelConfig c) {
         int hidden = c.requireInt("hidden_size", "n_embed");
         int layers = c.requireInt("n_layer", "num_hidden_layers");
         int heads = c.requireInt("n_head", "num_attention_heads");
@@ -31,10 +30,22 @@ final class BloomArchitecture implements Architecture {
         int ffn = 4 * hidden;
         float[] scale = new float[layers];
         Arrays.fill(scale, (float) (1.0 / Math.sqrt(headDim)));
-        TransformerSpec spec = new TransformerSpec(hidden, layers, heads, heads, headDim, ffn, vocab, context,
+        return new TransformerSpec(hidden, layers, heads, heads, headDim, ffn, vocab, context,
                 new TransformerSpec.NormSpec(TransformerSpec.NormSpec.Kind.LAYER, (float) c.doubleOr(1e-5, "layer_norm_epsilon")),
                 null, Alibi.bloomSlopes(heads), false, scale, 0, 0f, false,
                 c.boolOr(false, "apply_residual_connection_post_layernorm"), false, TransformerSpec.Activation.GELU_TANH);
+    }
+
+    @Override
+    public DecoderModel load(Checkpoint ckpt, WorkerPool pool) {
+        ModelConfig c = ckpt.config();
+        TransformerSpec spec = spec(c);
+        int hidden = spec.hidden();
+        int layers = spec.layers();
+        int heads = spec.heads();
+        int headDim = spec.headDim();
+        int ffn = spec.ffn();
+        int vocab = spec.vocab();
 
         WeightReader r = new WeightReader(ckpt);
         // bigscience's own checkpoints lack the "transformer." prefix.

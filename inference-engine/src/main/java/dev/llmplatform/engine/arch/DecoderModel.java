@@ -3,6 +3,7 @@ package dev.llmplatform.engine.arch;
 import dev.llmplatform.engine.cpu.Kernels;
 import dev.llmplatform.engine.cpu.KvBlockPool;
 import dev.llmplatform.engine.cpu.KvCache;
+import dev.llmplatform.engine.cpu.KvShardStorage;
 import dev.llmplatform.engine.cpu.MatMul;
 import dev.llmplatform.engine.cpu.RotaryEmbedding;
 import dev.llmplatform.engine.cpu.WeightMatrix;
@@ -19,6 +20,11 @@ import dev.llmplatform.engine.model.Tensor;
  * one row per token ({@code x[t * hidden + i]}); they are allocated for the largest batch seen and then reused,
  * so a decode step allocates nothing.
  *
+ * <p>Tensor parallelism: the same class computes one rank of a sharded model ({@link TensorShard}): the spec and
+ * weights are then the rank's, the embedding and the outputs of the attention and MLP output projections are
+ * summed over the ranks ({@link TensorShard#allReduce}), and the LM head writes the rank's columns of the logits.
+ * With the whole model ({@link TensorShard#whole}) those steps cost one branch each.
+ *
  * <p>Not thread-safe: one forward pass at a time.
  */
 public final class DecoderModel implements ModelRunner {
@@ -27,6 +33,7 @@ public final class DecoderModel implements ModelRunner {
     private final ModelWeights weights;
     private final AutoCloseable resources;
     private final WorkerPool pool;
+    private final TensorShard shard;
     private final MatMul matmul;
     private final AttentionTask attention = new AttentionTask();
     private final ActivationTask activation = new ActivationTask();
@@ -49,13 +56,22 @@ public final class DecoderModel implements ModelRunner {
     private float[] sin;    // rotaryDim/2
     private float[] hOut;   // hidden: final-norm rows of tokens that want logits
     private float[] greedyLogits = new float[0];
+    // The rank's KV storage during a sharded forward pass; null reads each cache's own pool.
+    private KvShardStorage kvShard;
 
     public DecoderModel(String name, TransformerSpec spec, ModelWeights weights, AutoCloseable resources, WorkerPool pool) {
+        this(name, spec, weights, resources, pool, TensorShard.whole(spec.vocab()));
+    }
+
+    /** One rank of a tensor-parallel model: {@code spec} and {@code weights} are the rank's share. */
+    public DecoderModel(String name, TransformerSpec spec, ModelWeights weights, AutoCloseable resources, WorkerPool pool,
+                        TensorShard shard) {
         this.name = name;
         this.spec = spec;
         this.weights = weights;
         this.resources = resources;
         this.pool = pool;
+        this.shard = shard;
         this.matmul = new MatMul(pool);
         ensureCapacity(1);
     }
@@ -75,6 +91,10 @@ public final class DecoderModel implements ModelRunner {
 
     public WorkerPool pool() {
         return pool;
+    }
+
+    public TensorShard shard() {
+        return shard;
     }
 
     @Override
@@ -160,16 +180,53 @@ public final class DecoderModel implements ModelRunner {
      */
     @Override
     public void forward(Batch batch, float[] logits) {
-        int n = batch.size;
-        if (n == 0) {
+        if (batch.size == 0) {
             return;
         }
+        prepare(batch, logits);
+        forwardShard(batch, logits, null);
+    }
+
+    /**
+     * What a forward pass does once whatever the number of ranks: checks the batch (token ids, positions, the
+     * logits buffer) and reserves every token's position in its cache.
+     *
+     * @throws IllegalArgumentException for a token id outside the vocabulary or a position past the context
+     */
+    public void prepare(Batch batch, float[] logits) {
         int rows = batch.logitRows();
         if (logits.length < (long) rows * spec.vocab()) {
             throw new IllegalArgumentException("logits buffer holds " + logits.length + " floats, need " + rows + " x " + spec.vocab());
         }
         validate(batch);
+        for (int t = 0; t < batch.size; t++) {
+            batch.caches[t].reserve(batch.positions[t]);
+        }
+    }
+
+    /**
+     * This model's share of a forward pass over a {@link #prepare prepared} batch: all of it for the whole model;
+     * for a rank, its heads and slices, meeting the other ranks at each all-reduce (every rank must run the same
+     * batch at the same time), and its columns {@code [vocabStart, vocabEnd)} of each logits row.
+     *
+     * @param kv the rank's KV storage for the batch's pool, or null to use each cache's own pool
+     */
+    public void forwardShard(Batch batch, float[] logits, KvShardStorage kv) {
+        int n = batch.size;
+        if (n == 0) {
+            return;
+        }
+        int rows = batch.logitRows();
         ensureCapacity(n);
+        kvShard = kv;
+        try {
+            compute(batch, logits, n, rows);
+        } finally {
+            kvShard = null;
+        }
+    }
+
+    private void compute(Batch batch, float[] logits, int n, int rows) {
         embed(batch);
         RotaryEmbedding rope = spec.rope();
         if (rope != null) {
@@ -177,9 +234,6 @@ public final class DecoderModel implements ModelRunner {
             for (int t = 0; t < n; t++) {
                 rope.angles(batch.positions[t], cos, sin, t * half);
             }
-        }
-        for (int t = 0; t < n; t++) {
-            batch.caches[t].reserve(batch.positions[t]);
         }
         for (int l = 0; l < spec.layers(); l++) {
             layer(l, weights.layers()[l], batch);
@@ -192,7 +246,7 @@ public final class DecoderModel implements ModelRunner {
                 r++;
             }
         }
-        matmul.apply(weights.lmHead(), hOut, 0, h, logits, 0, spec.vocab(), rows, weights.lmHeadBias());
+        matmul.apply(weights.lmHead(), hOut, 0, h, logits, shard.vocabStart(), spec.vocab(), rows, weights.lmHeadBias());
     }
 
     /** The CPU computes the logits anyway; picking the argmax here keeps the runtime's greedy path one code path. */
@@ -232,16 +286,31 @@ public final class DecoderModel implements ModelRunner {
         }
     }
 
+    /**
+     * Token rows (plus learned positions, plus BLOOM's embedding norm). A rank holds the rows of its vocabulary
+     * range: it writes those and zeros elsewhere, and the all-reduce assembles every row (adding zeros is exact).
+     */
     private void embed(Batch batch) {
         int h = spec.hidden();
         Tensor emb = weights.tokenEmbedding();
         Tensor pos = weights.positionEmbedding();
         for (int t = 0; t < batch.size; t++) {
-            long base = (long) batch.tokens[t] * h;
+            int id = batch.tokens[t];
             int o = t * h;
-            for (int i = 0; i < h; i++) {
-                x[o + i] = emb.getFloat(base + i);
+            if (id >= shard.vocabStart() && id < shard.vocabEnd()) {
+                long base = (long) (id - shard.vocabStart()) * h;
+                for (int i = 0; i < h; i++) {
+                    x[o + i] = emb.getFloat(base + i);
+                }
+            } else {
+                java.util.Arrays.fill(x, o, o + h, 0f);
             }
+        }
+        if (!shard.isWhole()) {
+            shard.allReduce().sum(x, batch.size * h);
+        }
+        for (int t = 0; t < batch.size; t++) {
+            int o = t * h;
             if (pos != null) {
                 long pb = (long) batch.positions[t] * h;
                 for (int i = 0; i < h; i++) {
@@ -273,7 +342,7 @@ public final class DecoderModel implements ModelRunner {
         project(lw, n);
         applyRopeAndStore(l, batch);
         attention.run(this, l, batch);
-        matmul.apply(lw.wo(), att, 0, qDim, proj, 0, h, n, lw.bo());
+        rowParallel(lw.wo(), lw.bo(), att, qDim, proj, n);
         if (spec.parallelResidual()) {
             float[] mlpIn = xn;
             if (lw.norm2Weight() != null) {
@@ -358,10 +427,25 @@ public final class DecoderModel implements ModelRunner {
             }
             KvCache cache = batch.caches[t];
             int p = batch.positions[t];
-            int off = cache.offset(p);
-            System.arraycopy(k, t * kvDim, cache.keyBlock(l, p), off, kvDim);
-            System.arraycopy(v, t * kvDim, cache.valueBlock(l, p), off, kvDim);
+            if (kvShard != null) {
+                kvShard.ensure(cache, p);
+            }
+            int off = kvOffset(cache, p);
+            System.arraycopy(k, t * kvDim, keyBlock(cache, l, p), off, kvDim);
+            System.arraycopy(v, t * kvDim, valueBlock(cache, l, p), off, kvDim);
         }
+    }
+
+    private float[] keyBlock(KvCache cache, int layer, int p) {
+        return kvShard == null ? cache.keyBlock(layer, p) : kvShard.keyBlock(cache, layer, p);
+    }
+
+    private float[] valueBlock(KvCache cache, int layer, int p) {
+        return kvShard == null ? cache.valueBlock(layer, p) : kvShard.valueBlock(cache, layer, p);
+    }
+
+    private int kvOffset(KvCache cache, int p) {
+        return kvShard == null ? cache.offset(p) : kvShard.offset(p);
     }
 
     private void mlp(LayerWeights lw, float[] in, int n) {
@@ -375,7 +459,26 @@ public final class DecoderModel implements ModelRunner {
             matmul.apply(lw.wUp(), in, 0, h, mlpA, 0, ffn, n, lw.bUp());
             activation.run(this, n * ffn, false);
         }
-        matmul.apply(lw.wDown(), mlpA, 0, ffn, mlpOut, 0, h, n, lw.bDown());
+        rowParallel(lw.wDown(), lw.bDown(), mlpA, ffn, mlpOut, n);
+    }
+
+    /**
+     * {@code out = W · in + bias} for a product whose input is split over the ranks (attention output, MLP down):
+     * each rank's product is a partial sum, the all-reduce completes it, and the bias is added once, after it.
+     */
+    private void rowParallel(WeightMatrix w, float[] bias, float[] in, int inStride, float[] out, int n) {
+        int h = spec.hidden();
+        if (shard.isWhole()) {
+            matmul.apply(w, in, 0, inStride, out, 0, h, n, bias);
+            return;
+        }
+        matmul.apply(w, in, 0, inStride, out, 0, h, n, null);
+        shard.allReduce().sum(out, n * h);
+        if (bias != null) {
+            for (int t = 0; t < n; t++) {
+                Kernels.add(bias, 0, out, t * h, h);
+            }
+        }
     }
 
     @Override
@@ -481,13 +584,13 @@ public final class DecoderModel implements ModelRunner {
                 int qOff = t * s.qDim() + head * hd;
                 float slope = slopes == null ? 0f : slopes[head] * alibiMul;
                 for (int j = start; j <= p; j++) {
-                    float dot = Kernels.dot(m.q, qOff, cache.keyBlock(layer, j), cache.offset(j) + g * hd, hd);
+                    float dot = Kernels.dot(m.q, qOff, m.keyBlock(cache, layer, j), m.kvOffset(cache, j) + g * hd, hd);
                     sc[j - start] = dot * scale + slope * (j - p);
                 }
                 Kernels.softmax(sc, 0, len);
                 java.util.Arrays.fill(m.att, qOff, qOff + hd, 0f);
                 for (int j = start; j <= p; j++) {
-                    Kernels.axpy(sc[j - start], cache.valueBlock(layer, j), cache.offset(j) + g * hd, m.att, qOff, hd);
+                    Kernels.axpy(sc[j - start], m.valueBlock(cache, layer, j), m.kvOffset(cache, j) + g * hd, m.att, qOff, hd);
                 }
             }
         }

@@ -27,8 +27,7 @@ final class FalconArchitecture implements Architecture {
     }
 
     @Override
-    public DecoderModel load(Checkpoint ckpt, WorkerPool pool) {
-        ModelConfig c = ckpt.config();
+    public TransformerSpec spec(ModelConfig c) {
         int hidden = c.requireInt("hidden_size");
         int layers = c.requireInt("num_hidden_layers", "n_layer");
         int heads = c.requireInt("num_attention_heads", "n_head");
@@ -36,7 +35,7 @@ final class FalconArchitecture implements Architecture {
         int headDim = hidden / heads;
         int ffn = c.intOr(4 * hidden, "ffn_hidden_size");
         int context = c.intOr(2048, "max_position_embeddings");
-        boolean newArch = c.boolOr(false, "new_decoder_architecture") || c.has("n_head_kv") && !c.has("multi_query");
+        boolean newArch = newArchitecture(c);
         boolean multiQuery = c.boolOr(true, "multi_query");
         boolean parallel = c.boolOr(true, "parallel_attn");
         boolean alibi = c.boolOr(false, "alibi");
@@ -44,14 +43,34 @@ final class FalconArchitecture implements Architecture {
         if (heads % kvHeads != 0) {
             throw new ModelLoadException(c.file() + ": num_attention_heads " + heads + " is not a multiple of num_kv_heads " + kvHeads);
         }
-        int lnInParallel = newArch ? c.intOr(2, "num_ln_in_parallel_attn") : 1;
         float[] scale = new float[layers];
         Arrays.fill(scale, (float) (1.0 / Math.sqrt(headDim)));
-        TransformerSpec spec = new TransformerSpec(hidden, layers, heads, kvHeads, headDim, ffn, vocab, context,
+        return new TransformerSpec(hidden, layers, heads, kvHeads, headDim, ffn, vocab, context,
                 new TransformerSpec.NormSpec(TransformerSpec.NormSpec.Kind.LAYER, (float) c.doubleOr(1e-5, "layer_norm_epsilon")),
                 alibi ? null : RopeConfig.read(c, headDim, false, 0),
                 alibi ? Alibi.bloomSlopes(heads) : null, true, scale, 0, 0f, parallel || newArch, false, false,
                 TransformerSpec.Activation.fromConfig(c.string("activation").orElse("gelu"), c.file().toString()));
+    }
+
+    private static boolean newArchitecture(ModelConfig c) {
+        return c.boolOr(false, "new_decoder_architecture") || c.has("n_head_kv") && !c.has("multi_query");
+    }
+
+    @Override
+    public DecoderModel load(Checkpoint ckpt, WorkerPool pool) {
+        ModelConfig c = ckpt.config();
+        TransformerSpec spec = spec(c);
+        int hidden = spec.hidden();
+        int layers = spec.layers();
+        int heads = spec.heads();
+        int kvHeads = spec.kvHeads();
+        int headDim = spec.headDim();
+        int ffn = spec.ffn();
+        int vocab = spec.vocab();
+        boolean newArch = newArchitecture(c);
+        boolean multiQuery = c.boolOr(true, "multi_query");
+        boolean parallel = c.boolOr(true, "parallel_attn");
+        int lnInParallel = newArch ? c.intOr(2, "num_ln_in_parallel_attn") : 1;
 
         WeightReader r = new WeightReader(ckpt);
         int qkvWidth = (heads + 2 * kvHeads) * headDim;

@@ -18,8 +18,7 @@ final class Gpt2Architecture implements Architecture {
     }
 
     @Override
-    public DecoderModel load(Checkpoint ckpt, WorkerPool pool) {
-        ModelConfig c = ckpt.config();
+    public TransformerSpec spec(ModelConfig c) {
         int hidden = c.requireInt("n_embd", "hidden_size");
         int layers = c.requireInt("n_layer", "num_hidden_layers");
         int heads = c.requireInt("n_head", "num_attention_heads");
@@ -34,10 +33,23 @@ final class Gpt2Architecture implements Architecture {
             double s = scaled ? 1.0 / Math.sqrt(headDim) : 1.0;
             scale[l] = (float) (byLayer ? s / (l + 1) : s);
         }
-        TransformerSpec spec = new TransformerSpec(hidden, layers, heads, heads, headDim, ffn, vocab, context,
+        return new TransformerSpec(hidden, layers, heads, heads, headDim, ffn, vocab, context,
                 new TransformerSpec.NormSpec(TransformerSpec.NormSpec.Kind.LAYER, (float) c.doubleOr(1e-5, "layer_norm_epsilon")),
                 null, null, false, scale, 0, 0f, false, false, false,
                 TransformerSpec.Activation.fromConfig(c.string("activation_function").orElse("gelu_new"), c.file().toString()));
+    }
+
+    @Override
+    public DecoderModel load(Checkpoint ckpt, WorkerPool pool) {
+        ModelConfig c = ckpt.config();
+        TransformerSpec spec = spec(c);
+        int hidden = spec.hidden();
+        int layers = spec.layers();
+        int heads = spec.heads();
+        int headDim = spec.headDim();
+        int ffn = spec.ffn();
+        int vocab = spec.vocab();
+        int context = spec.contextLength();
 
         WeightReader r = new WeightReader(ckpt);
         // Hub checkpoints saved by the original code lack the "transformer." prefix.

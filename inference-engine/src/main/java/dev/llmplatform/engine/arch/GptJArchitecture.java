@@ -20,8 +20,7 @@ final class GptJArchitecture implements Architecture {
     }
 
     @Override
-    public DecoderModel load(Checkpoint ckpt, WorkerPool pool) {
-        ModelConfig c = ckpt.config();
+    public TransformerSpec spec(ModelConfig c) {
         int hidden = c.requireInt("n_embd", "hidden_size");
         int layers = c.requireInt("n_layer", "num_hidden_layers");
         int heads = c.requireInt("n_head", "num_attention_heads");
@@ -32,10 +31,20 @@ final class GptJArchitecture implements Architecture {
         int rotaryDim = c.intOr(headDim, "rotary_dim");
         float[] scale = new float[layers];
         Arrays.fill(scale, (float) (1.0 / Math.sqrt(headDim)));
-        TransformerSpec spec = new TransformerSpec(hidden, layers, heads, heads, headDim, ffn, vocab, context,
+        return new TransformerSpec(hidden, layers, heads, heads, headDim, ffn, vocab, context,
                 new TransformerSpec.NormSpec(TransformerSpec.NormSpec.Kind.LAYER, (float) c.doubleOr(1e-5, "layer_norm_epsilon")),
                 RopeConfig.read(c, headDim, true, rotaryDim), null, false, scale, 0, 0f, true, false, false,
                 TransformerSpec.Activation.fromConfig(c.string("activation_function").orElse("gelu_new"), c.file().toString()));
+    }
+
+    @Override
+    public DecoderModel load(Checkpoint ckpt, WorkerPool pool) {
+        ModelConfig c = ckpt.config();
+        TransformerSpec spec = spec(c);
+        int hidden = spec.hidden();
+        int layers = spec.layers();
+        int ffn = spec.ffn();
+        int vocab = spec.vocab();
 
         WeightReader r = new WeightReader(ckpt);
         LayerWeights[] lw = new LayerWeights[layers];

@@ -22,8 +22,7 @@ final class LlamaArchitecture implements Architecture {
     }
 
     @Override
-    public DecoderModel load(Checkpoint ckpt, WorkerPool pool) {
-        ModelConfig c = ckpt.config();
+    public TransformerSpec spec(ModelConfig c) {
         int hidden = c.requireInt("hidden_size");
         int layers = c.requireInt("num_hidden_layers");
         int heads = c.requireInt("num_attention_heads");
@@ -42,14 +41,24 @@ final class LlamaArchitecture implements Architecture {
         }
         float[] scale = new float[layers];
         Arrays.fill(scale, (float) (1.0 / Math.sqrt(headDim)));
-        TransformerSpec spec = new TransformerSpec(hidden, layers, heads, kvHeads, headDim, ffn, vocab, context,
+        return new TransformerSpec(hidden, layers, heads, kvHeads, headDim, ffn, vocab, context,
                 new TransformerSpec.NormSpec(TransformerSpec.NormSpec.Kind.RMS, (float) c.doubleOr(1e-6, "rms_norm_eps")),
                 rope, null, false, scale, window, 0f, false, false, true,
                 TransformerSpec.Activation.fromConfig(c.string("hidden_act").orElse("silu"), c.file().toString()));
+    }
+
+    @Override
+    public DecoderModel load(Checkpoint ckpt, WorkerPool pool) {
+        ModelConfig c = ckpt.config();
+        TransformerSpec spec = spec(c);
+        int hidden = spec.hidden();
+        int layers = spec.layers();
+        int ffn = spec.ffn();
+        int vocab = spec.vocab();
 
         WeightReader r = new WeightReader(ckpt);
-        int qDim = heads * headDim;
-        int kvDim = kvHeads * headDim;
+        int qDim = spec.qDim();
+        int kvDim = spec.kvDim();
         LayerWeights[] lw = new LayerWeights[layers];
         for (int l = 0; l < layers; l++) {
             String p = "model.layers." + l + ".";

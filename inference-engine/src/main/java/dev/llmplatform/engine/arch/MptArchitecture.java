@@ -20,8 +20,7 @@ final class MptArchitecture implements Architecture {
     }
 
     @Override
-    public DecoderModel load(Checkpoint ckpt, WorkerPool pool) {
-        ModelConfig c = ckpt.config();
+    public TransformerSpec spec(ModelConfig c) {
         ModelConfig attn = c.child("attn_config");
         int hidden = c.requireInt("d_model", "hidden_size");
         int layers = c.requireInt("n_layers", "num_hidden_layers");
@@ -37,10 +36,24 @@ final class MptArchitecture implements Architecture {
         double softmaxScale = attn.doubleOr(1.0 / Math.sqrt(headDim), "softmax_scale");
         float[] scale = new float[layers];
         Arrays.fill(scale, (float) softmaxScale);
-        TransformerSpec spec = new TransformerSpec(hidden, layers, heads, heads, headDim, ffn, vocab, context,
+        return new TransformerSpec(hidden, layers, heads, heads, headDim, ffn, vocab, context,
                 new TransformerSpec.NormSpec(TransformerSpec.NormSpec.Kind.LAYER, (float) c.doubleOr(1e-5, "layer_norm_epsilon")),
                 null, alibi ? Alibi.mptSlopes(heads, attn.doubleOr(8, "alibi_bias_max")) : null, false, scale, 0,
                 (float) attn.doubleOr(0, "clip_qkv"), false, false, false, TransformerSpec.Activation.GELU_ERF);
+    }
+
+    @Override
+    public DecoderModel load(Checkpoint ckpt, WorkerPool pool) {
+        ModelConfig c = ckpt.config();
+        TransformerSpec spec = spec(c);
+        int hidden = spec.hidden();
+        int layers = spec.layers();
+        int heads = spec.heads();
+        int headDim = spec.headDim();
+        int ffn = spec.ffn();
+        int vocab = spec.vocab();
+        int context = spec.contextLength();
+        boolean alibi = spec.alibiSlopes() != null;
 
         WeightReader r = new WeightReader(ckpt);
         LayerWeights[] lw = new LayerWeights[layers];

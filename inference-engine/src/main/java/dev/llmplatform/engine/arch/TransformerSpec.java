@@ -42,6 +42,16 @@ public record TransformerSpec(
         return kvHeads * headDim;
     }
 
+    /**
+     * One tensor-parallel rank's spec: its own query heads, KV heads and MLP width, and the ALiBi slopes of its heads
+     * (taken by their global index); everything else (width, vocabulary, positions) is the model's.
+     */
+    public TransformerSpec shard(int heads, int kvHeads, int ffn, float[] alibiSlopes) {
+        return new TransformerSpec(hidden, layers, heads, kvHeads, headDim, ffn, vocab, contextLength, norm, rope,
+                alibiSlopes, alibiScaledWithScores, attentionScale, slidingWindow, clipQkv, parallelResidual,
+                residualFromNorm, gatedMlp, activation);
+    }
+
     /** Which norm the blocks use; LayerNorm may or may not have a bias (that is in the weights). */
     public record NormSpec(Kind kind, float eps) {
         public enum Kind { RMS, LAYER }

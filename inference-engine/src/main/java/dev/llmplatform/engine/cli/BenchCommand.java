@@ -2,7 +2,9 @@ package dev.llmplatform.engine.cli;
 
 import dev.llmplatform.engine.Engine;
 import dev.llmplatform.engine.arch.Batch;
-import dev.llmplatform.engine.arch.DecoderModel;
+import dev.llmplatform.engine.arch.ModelRunner;
+import dev.llmplatform.engine.cpu.KvBlockPool;
+import dev.llmplatform.engine.cpu.WorkerPool;
 import dev.llmplatform.engine.cpu.KvCache;
 import dev.llmplatform.engine.runtime.Generator;
 import dev.llmplatform.engine.runtime.Sampler;
@@ -23,6 +25,9 @@ import picocli.CommandLine.Option;
 final class BenchCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
+
+    @Mixin
+    ParallelOptions parallelOptions;
 
     @Option(names = "--prompt-len", defaultValue = "128", paramLabel = "P")
     int promptLen;
@@ -50,8 +55,8 @@ final class BenchCommand implements Callable<Integer> {
         if (promptLen < 1 || genLen < 1 || batchSize < 1 || repeat < 1) {
             throw new IllegalArgumentException("--prompt-len, --gen-len, --batch and --repeat must be at least 1");
         }
-        try (Engine engine = Engine.load(modelOptions.model, modelOptions.threads)) {
-            DecoderModel model = engine.model();
+        try (Engine engine = Engine.load(modelOptions.model, modelOptions.threads, parallelOptions.tensorParallelSize)) {
+            ModelRunner model = engine.runner();
             if (promptLen + genLen > model.contextLength()) {
                 throw new IllegalArgumentException("--prompt-len + --gen-len = " + (promptLen + genLen)
                         + " exceeds the context length " + model.contextLength());
@@ -67,18 +72,19 @@ final class BenchCommand implements Callable<Integer> {
                     best = new Run(Math.min(best.prefillSeconds(), r.prefillSeconds()), best.decodeSeconds(), best.decodeAllocatedBytes());
                 }
             }
-            report(model, best);
+            report(engine, best);
         }
         return 0;
     }
 
-    private Run run(DecoderModel model, int p, int g) {
+    private Run run(ModelRunner model, int p, int g) {
         int vocab = model.vocabSize();
         SplittableRandom random = new SplittableRandom(42);
         KvCache[] caches = new KvCache[batchSize];
         int[][] prompts = new int[batchSize][p];
+        KvBlockPool pool = model.newKvPool(16, batchSize * ((p + g + 15) / 16));
         for (int b = 0; b < batchSize; b++) {
-            caches[b] = model.newCache();
+            caches[b] = model.newCache(pool);
             caches[b].preallocate(p + g);
             for (int i = 0; i < p; i++) {
                 prompts[b][i] = random.nextInt(vocab);
@@ -120,17 +126,20 @@ final class BenchCommand implements Callable<Integer> {
         return -1;
     }
 
-    private void report(DecoderModel model, Run r) {
+    private void report(Engine engine, Run r) {
+        ModelRunner model = engine.runner();
+        int threads = modelOptions.threads > 0 ? modelOptions.threads : WorkerPool.defaultThreads();
         double prefillTps = (double) batchSize * promptLen / r.prefillSeconds();
         double decodeTps = (double) batchSize * genLen / r.decodeSeconds();
         double stepsPerSecond = genLen / r.decodeSeconds();
-        long weightBytes = model.weightBytesPerToken();
+        long weightBytes = engine.weightBytesPerToken();
         double readGbs = weightBytes * stepsPerSecond / 1e9;
         long allocPerStep = r.decodeAllocatedBytes() < 0 ? -1 : r.decodeAllocatedBytes() / genLen;
         if (json) {
             var o = tools.jackson.databind.json.JsonMapper.builder().build().createObjectNode();
             o.put("model", model.name());
-            o.put("threads", model.pool().threads());
+            o.put("threads", threads);
+            o.put("tensor_parallel_size", engine.tensorParallelSize());
             o.put("batch", batchSize);
             o.put("prompt_len", promptLen);
             o.put("gen_len", genLen);
@@ -138,6 +147,7 @@ final class BenchCommand implements Callable<Integer> {
             o.put("decode_tokens_per_s", decodeTps);
             o.put("decode_ms_per_step", 1000.0 / stepsPerSecond);
             o.put("weight_bytes_per_step", weightBytes);
+            o.put("weight_bytes_per_step_per_rank", engine.weightBytesPerTokenPerRank());
             o.put("decode_weight_read_gb_per_s", readGbs);
             if (bandwidth != null) {
                 o.put("fraction_of_bandwidth", readGbs / bandwidth);
@@ -146,8 +156,8 @@ final class BenchCommand implements Callable<Integer> {
             System.out.println(o);
             return;
         }
-        System.out.printf("model %s, %d threads, batch %d, prompt %d, gen %d%n", model.name(), model.pool().threads(),
-                batchSize, promptLen, genLen);
+        System.out.printf("model %s, %d threads, tensor-parallel size %d, batch %d, prompt %d, gen %d%n", model.name(),
+                threads, engine.tensorParallelSize(), batchSize, promptLen, genLen);
         System.out.printf("prefill: %.1f tokens/s%n", prefillTps);
         System.out.printf("decode:  %.2f tokens/s (%.1f ms per step)%n", decodeTps, 1000.0 / stepsPerSecond);
         System.out.printf("weights read per step: %.3f GB -> %.2f GB/s%s%n", weightBytes / 1e9, readGbs,

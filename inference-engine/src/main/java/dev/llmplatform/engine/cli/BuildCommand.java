@@ -35,6 +35,10 @@ final class BuildCommand implements Callable<Integer> {
     @Option(names = "--target", paramLabel = "sm_90", description = "Target GPU architecture (GPU backend only).")
     String target;
 
+    @Option(names = "--tp", defaultValue = "1", paramLabel = "N",
+            description = "Tensor-parallel size: split the weights over N ranks, one weight file per rank (default: ${DEFAULT-VALUE}).")
+    int tensorParallelSize;
+
     @Option(names = "--out", required = true, paramLabel = "ENGINE_DIR", description = "Directory to write (new or empty).")
     Path out;
 
@@ -48,9 +52,11 @@ final class BuildCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--target " + target + " names a GPU architecture; the cpu backend has none");
         }
         long t0 = System.nanoTime();
-        EngineManifest m = EngineBuilder.build(new EngineBuilder.Options(model, b, QuantMethod.parse(quant), groupSize, kvCache, out));
-        System.out.printf("built %s: %s engine, quantization %s%s, %d files, %.2f GB, in %.1f s%n", out, m.backend().id(),
+        EngineManifest m = EngineBuilder.build(new EngineBuilder.Options(model, b, QuantMethod.parse(quant), groupSize, kvCache, out,
+                tensorParallelSize));
+        System.out.printf("built %s: %s engine, quantization %s%s%s, %d files, %.2f GB, in %.1f s%n", out, m.backend().id(),
                 m.quantization().method(), m.quantization().groupSize() == null ? "" : " group " + m.quantization().groupSize(),
+                m.tensorParallelSize() == 1 ? "" : ", tensor-parallel size " + m.tensorParallelSize(),
                 m.files().size(), m.totalSize() / 1e9, (System.nanoTime() - t0) / 1e9);
         return 0;
     }

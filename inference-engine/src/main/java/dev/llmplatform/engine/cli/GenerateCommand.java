@@ -25,6 +25,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
+    @Mixin
+    ParallelOptions parallelOptions;
+
     static final class PromptSource {
         @Option(names = "--prompt", paramLabel = "TEXT", description = "Prompt text (needs tokenizer.json).")
         String text;
@@ -83,7 +86,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         SamplingParams params = new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty,
                 frequencyPenalty, seed);
-        try (Engine engine = Engine.load(modelOptions.model, modelOptions.threads)) {
+        try (Engine engine = Engine.load(modelOptions.model, modelOptions.threads, parallelOptions.tensorParallelSize)) {
             int[] ids = promptIds(engine);
             Tokenizer tok = engine.tokenizer().orElse(null);
             PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);

@@ -2,7 +2,7 @@ package dev.llmplatform.engine.cli;
 
 import dev.llmplatform.engine.Engine;
 import dev.llmplatform.engine.arch.Batch;
-import dev.llmplatform.engine.arch.DecoderModel;
+import dev.llmplatform.engine.arch.ModelRunner;
 import dev.llmplatform.engine.cpu.KvCache;
 import dev.llmplatform.engine.model.DType;
 import dev.llmplatform.engine.model.SafetensorsWriter;
@@ -25,6 +25,9 @@ final class LogitsCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
+    @Mixin
+    ParallelOptions parallelOptions;
+
     @Option(names = "--prompt-ids", required = true, paramLabel = "IDS", description = "Prompt token ids, comma-separated.")
     String promptIds;
 
@@ -34,14 +37,14 @@ final class LogitsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         int[] ids = TokenIds.parse(promptIds);
-        try (Engine engine = Engine.load(modelOptions.model, modelOptions.threads)) {
-            DecoderModel model = engine.model();
+        try (Engine engine = Engine.load(modelOptions.model, modelOptions.threads, parallelOptions.tensorParallelSize)) {
+            ModelRunner model = engine.runner();
             if (ids.length > model.contextLength()) {
                 throw new IllegalArgumentException("the prompt has " + ids.length + " tokens, but the context of "
                         + model.name() + " is " + model.contextLength() + " tokens");
             }
             int vocab = model.vocabSize();
-            KvCache cache = model.newCache();
+            KvCache cache = model.newCache(model.newKvPool(16, (ids.length + 15) / 16));
             Batch batch = new Batch(Generator.PREFILL_CHUNK);
             int chunk = Generator.PREFILL_CHUNK;
             float[] logits = new float[Math.min(ids.length, chunk) * vocab];

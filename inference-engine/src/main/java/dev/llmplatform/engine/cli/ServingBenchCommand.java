@@ -27,6 +27,9 @@ final class ServingBenchCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
+    @Mixin
+    ParallelOptions parallelOptions;
+
     @Option(names = "--requests", defaultValue = "64")
     int requests;
 
@@ -73,11 +76,11 @@ final class ServingBenchCommand implements Callable<Integer> {
         JsonMapper mapper = JsonMapper.builder().build();
         ArrayNode results = mapper.createArrayNode();
         List<Double> throughputs = new ArrayList<>();
-        try (Engine engine = Engine.load(modelOptions.model, modelOptions.threads)) {
-            var model = engine.model();
+        try (Engine engine = Engine.load(modelOptions.model, modelOptions.threads, parallelOptions.tensorParallelSize)) {
+            var model = engine.runner();
             Workload workload = Workload.generate(seed, requests, model.vocabSize(), p[0], Math.min(p[1], model.contextLength() / 2),
                     o[0], Math.min(o[1], model.contextLength() / 2), rate);
-            int blocks = RuntimeConfig.blocksFor((long) kvCacheMb << 20, model.kvBytesPerPosition(), 16);
+            int blocks = RuntimeConfig.blocksFor((long) kvCacheMb << 20, engine.kvBytesPerPosition(), 16);
             for (RuntimeConfig.Policy pol : policies) {
                 RuntimeConfig cfg = new RuntimeConfig(maxRunning, Math.max(requests, 1), maxTokensPerStep, 16, blocks, true, pol);
                 try (EngineRuntime runtime = new EngineRuntime(model, null, cfg)) {

@@ -19,6 +19,7 @@ import dev.llmplatform.engine.model.ModelConfig;
 import dev.llmplatform.engine.model.ModelLoadException;
 import dev.llmplatform.engine.model.SafetensorsWriter;
 import dev.llmplatform.engine.model.Tensor;
+import dev.llmplatform.engine.parallel.TensorParallel;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.foreign.ValueLayout;
@@ -28,6 +29,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.IntStream;
@@ -50,19 +52,36 @@ import tools.jackson.databind.node.ObjectNode;
  * <p>Widths the group size does not divide (kjv-demo's FFN is 864 = 6 x 128 + 96): groups run from column 0 and a
  * row's last group is shorter; INT4 needs only that the width be a multiple of 32, and a matrix whose input width
  * is not is stored as INT8 instead (listed under {@code int8_fallback} in the quantization_config).
+ *
+ * <p>With a tensor-parallel size N above 1 the engine keeps one weight file per rank instead of model.safetensors
+ * (as TensorRT-LLM's engines do): the whole engine is built first, then cut by the same code that shards a model
+ * at load time ({@link TensorParallel#writeRankFiles}), so a quantized engine is quantized before it is split and
+ * its groups are cut only on boundaries. config.json lists the rank files; the manifest records N.
  */
 public final class EngineBuilder {
     public static final String BUILDER_VERSION = "llm-platform engine 0.1.0 build";
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     /** The build's inputs, as the command line gives them. */
-    public record Options(Path model, Backend backend, QuantMethod quant, int groupSize, String kvCache, Path out) {
+    public record Options(Path model, Backend backend, QuantMethod quant, int groupSize, String kvCache, Path out,
+                          int tensorParallelSize) {
+
+        /** An engine for one device (tensor-parallel size 1). */
+        public Options(Path model, Backend backend, QuantMethod quant, int groupSize, String kvCache, Path out) {
+            this(model, backend, quant, groupSize, kvCache, out, 1);
+        }
     }
 
     private EngineBuilder() {
     }
 
     public static EngineManifest build(Options o) throws IOException {
+        if (o.tensorParallelSize() < 1) {
+            throw new IllegalArgumentException("--tp is " + o.tensorParallelSize() + ", expected at least 1");
+        }
+        if (o.tensorParallelSize() > 1) {
+            return buildSplit(o);
+        }
         refuseWhatNeedsTheGpu(o);
         if (GgufCheckpoint.find(o.model()) != null) {
             throw new IllegalArgumentException("build reads Hugging Face checkpoints; " + o.model()
@@ -101,6 +120,54 @@ public final class EngineBuilder {
                 dtype, q, "any", 1, BUILDER_VERSION, ArtifactDirectory.scan(o.out())).validate();
         ManifestJson.write(manifest, o.out());
         return manifest;
+    }
+
+    /**
+     * Builds the whole engine in a staging directory beside {@code out}, cuts it into rank files there, and moves
+     * the result into {@code out} only when every rank was written: a size that does not fit leaves {@code out}
+     * as it was.
+     */
+    private static EngineManifest buildSplit(Options o) throws IOException {
+        int tp = o.tensorParallelSize();
+        if (Files.exists(o.out()) && (!Files.isDirectory(o.out()) || !isEmpty(o.out()))) {
+            throw new IllegalArgumentException("--out " + o.out() + " exists and is not an empty directory");
+        }
+        Path parent = o.out().toAbsolutePath().normalize().getParent();
+        Files.createDirectories(parent);
+        Path staging = Files.createTempDirectory(parent, ".tp-build-");
+        try {
+            Path whole = staging.resolve("whole");
+            Path split = staging.resolve("split");
+            EngineManifest one = build(new Options(o.model(), o.backend(), o.quant(), o.groupSize(), o.kvCache(), whole, 1));
+            Files.createDirectories(split);
+            copyNonWeightFiles(whole, split);
+            ObjectNode config = (ObjectNode) ModelConfig.read(whole.resolve("config.json")).json().deepCopy();
+            try (WorkerPool pool = new WorkerPool(1); DecoderModel model = Architectures.load(whole, pool)) {
+                TensorParallel.writeRankFiles(model, tp, split, config);
+            } catch (IOException | RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IOException(e);
+            }
+            Files.writeString(split.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config));
+            Files.createDirectories(o.out());
+            try (Stream<Path> files = Files.list(split)) {
+                for (Path f : files.toList()) {
+                    Files.move(f, o.out().resolve(f.getFileName().toString()));
+                }
+            }
+            EngineManifest manifest = new EngineManifest(EngineManifest.FORMAT_VERSION, one.source(), one.architecture(),
+                    one.modelType(), one.backend(), one.dtype(), one.quantization(), one.targetHardware(), tp,
+                    BUILDER_VERSION, ArtifactDirectory.scan(o.out())).validate();
+            ManifestJson.write(manifest, o.out());
+            return manifest;
+        } finally {
+            try (Stream<Path> all = Files.walk(staging)) {
+                for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
     }
 
     private static void refuseWhatNeedsTheGpu(Options o) {

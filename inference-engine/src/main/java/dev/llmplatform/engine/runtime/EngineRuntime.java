@@ -7,6 +7,7 @@ import dev.llmplatform.engine.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -55,6 +56,7 @@ public final class EngineRuntime implements AutoCloseable {
     private float[] rawRow = new float[0];
     private int[] greedyIds = new int[0];
     private final Logprobs logprobs;
+    private final EnergyMeter energyMeter;
 
     // Counters, written by the scheduler thread, read by stats().
     private volatile long promptTokens;
@@ -69,16 +71,36 @@ public final class EngineRuntime implements AutoCloseable {
     private volatile int runningCount;
     private volatile int poolUsed;
     private volatile int poolIdle;
+    // Energy over forward passes (written by the scheduler thread; published together through energyStats).
+    private double energyJoules;
+    private double energySeconds;
+    private long energyTokens;
+    private long energyGenerated;
+    private volatile EnergyStats energyStats;
 
     /**
+     * A runtime that meters energy when the model runner can ({@link EnergyMetered}, e.g. a GPU runner with NVML).
+     *
      * @param tokenizer for text deltas and stop strings; may be null (events then carry no text)
      */
     public EngineRuntime(ModelRunner model, Tokenizer tokenizer, RuntimeConfig config) {
+        this(model, tokenizer, config, model instanceof EnergyMetered m ? m.energyMeter().orElse(null) : null);
+    }
+
+    /**
+     * @param tokenizer   for text deltas and stop strings; may be null (events then carry no text)
+     * @param energyMeter read around every forward pass to charge its energy to the sequences in it; null: none
+     */
+    public EngineRuntime(ModelRunner model, Tokenizer tokenizer, RuntimeConfig config, EnergyMeter energyMeter) {
         this.model = model;
         this.tokenizer = tokenizer;
         this.config = config;
         this.pool = model.newKvPool(config.kvBlockSize(), config.kvCacheBlocks());
         this.logprobs = new Logprobs(model.vocabSize());
+        this.energyMeter = energyMeter;
+        if (energyMeter != null) {
+            energyStats = new EnergyStats(0, 0, 0, 0, energyMeter.describe());
+        }
         this.thread = Thread.ofPlatform().name("engine-runtime").daemon().start(this::loop);
     }
 
@@ -153,6 +175,11 @@ public final class EngineRuntime implements AutoCloseable {
         return new RuntimeStats(runningCount, queued.get() - runningCount, pool.capacityBlocks(), poolUsed, poolIdle,
                 promptTokens, cachedPromptTokens, generatedTokens, preemptions, steps, lastBatchTokens,
                 lastBatchSequences, finished, cancelled);
+    }
+
+    /** Energy measured over the forward passes so far; empty when the runtime has no {@link EnergyMeter}. */
+    public Optional<EnergyStats> energy() {
+        return Optional.ofNullable(energyStats);
     }
 
     private void wake() {
@@ -244,6 +271,8 @@ public final class EngineRuntime implements AutoCloseable {
             logits = new float[Math.max(rows, config.maxRunning()) * vocab];
         }
         boolean runnerPicks = rows > 0 && allPlainGreedy();
+        double joulesBefore = energyMeter == null ? Double.NaN : energyMeter.joules();
+        long stepStart = System.nanoTime();
         try {
             if (runnerPicks) {
                 if (greedyIds.length < rows) {
@@ -260,6 +289,9 @@ public final class EngineRuntime implements AutoCloseable {
             }
             planned.clear();
             return;
+        }
+        if (energyMeter != null) {
+            chargeEnergy(joulesBefore, energyMeter.joules(), System.nanoTime() - stepStart, rows);
         }
         steps++;
         lastBatchTokens = batch.size();
@@ -282,6 +314,26 @@ public final class EngineRuntime implements AutoCloseable {
         }
         planned.clear();
         publishGauges();
+    }
+
+    /**
+     * Charges a step's energy (the counter's difference around the forward pass, which returns once the device is
+     * done) to the sequences in it, each by its share of the step's tokens, and adds it to the totals.
+     */
+    private void chargeEnergy(double before, double after, long nanos, int sampled) {
+        double joules = after - before;
+        if (!(joules >= 0)) {
+            return; // unreadable (NaN) this time, or a counter that went back: charge nothing
+        }
+        int tokens = batch.size();
+        for (int i = 0; i < planned.size(); i++) {
+            planned.get(i).handle.addEnergy(joules * plannedTokens[i] / tokens);
+        }
+        energyJoules += joules;
+        energySeconds += nanos / 1e9;
+        energyTokens += tokens;
+        energyGenerated += sampled;
+        energyStats = new EnergyStats(energyJoules, energySeconds, energyTokens, energyGenerated, energyStats.meter());
     }
 
     /** Decides this step's tokens: decodes first, then prompt chunks, then admissions; preempts when KV runs out. */

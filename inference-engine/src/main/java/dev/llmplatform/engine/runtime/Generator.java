@@ -1,7 +1,7 @@
 package dev.llmplatform.engine.runtime;
 
 import dev.llmplatform.engine.arch.Batch;
-import dev.llmplatform.engine.arch.DecoderModel;
+import dev.llmplatform.engine.arch.ModelRunner;
 import dev.llmplatform.engine.cpu.KvCache;
 import java.util.Arrays;
 import java.util.Set;
@@ -15,9 +15,13 @@ public final class Generator {
     /** Prompt tokens per forward pass during prefill: bounds the activation buffers for long prompts. */
     public static final int PREFILL_CHUNK = 512;
 
-    private final DecoderModel model;
+    /** KV block size of the private cache: any size works; 16 matches the runtime's default. */
+    private static final int CACHE_BLOCK = 16;
 
-    public Generator(DecoderModel model) {
+    private final ModelRunner model;
+
+    /** Any model runner: the CPU decoder, a tensor-parallel group of ranks, a GPU runner. */
+    public Generator(ModelRunner model) {
         this.model = model;
     }
 
@@ -57,7 +61,9 @@ public final class Generator {
                 throw new IllegalArgumentException("prompt token id " + id + " is outside the vocabulary (ids 0.." + (vocab - 1) + ")");
             }
         }
-        KvCache cache = model.newCache();
+        // A private pool sized for this sequence alone (prompt + generated tokens, within the context).
+        int positions = Math.min(context, prompt.length + maxTokens);
+        KvCache cache = model.newCache(model.newKvPool(CACHE_BLOCK, (positions + CACHE_BLOCK - 1) / CACHE_BLOCK));
         cache.preallocate(prompt.length + maxTokens);
         Sampler sampler = new Sampler(params, vocab, prompt);
         float[] logits = new float[vocab];

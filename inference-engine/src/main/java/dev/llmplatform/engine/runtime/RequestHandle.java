@@ -21,6 +21,7 @@ public final class RequestHandle {
     private volatile boolean cancelRequested;
     private final long submittedNanos = System.nanoTime();
     private volatile long admittedNanos;
+    private volatile double energyJoules = Double.NaN;
 
     RequestHandle(long id, Consumer<GenerationEvent> listener, Runnable wakeRuntime) {
         this.id = id;
@@ -56,6 +57,20 @@ public final class RequestHandle {
 
     void markAdmitted() {
         admittedNanos = System.nanoTime();
+    }
+
+    /**
+     * Energy charged to this request so far, in joules: its share (by tokens) of every forward pass it took part in,
+     * from the runtime's {@link EnergyMeter}; NaN when the runtime has none (or before its first metered step).
+     */
+    public double energyJoules() {
+        return energyJoules;
+    }
+
+    /** Called by the runtime's thread only. */
+    void addEnergy(double joules) {
+        double e = energyJoules;
+        energyJoules = Double.isNaN(e) ? joules : e + joules;
     }
 
     boolean cancelRequested() {

@@ -13,6 +13,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -44,16 +46,37 @@ class EngineCliTest {
         return SharedFixtures.bundledKjvDemo().toString();
     }
 
-    @Test
-    void generateJsonPrintsTheGreedyIdsAndText() throws Exception {
+    @ParameterizedTest(name = "--tp {0}")
+    @ValueSource(strings = {"1", "2"})
+    void generateJsonPrintsTheGreedyIdsAndText(String tp) throws Exception {
         JsonNode ref = JSON.readTree(Files.readString(SharedFixtures.kjvDemo().resolve("reference.json"))).get("generations").get(0);
         StringBuilder ids = new StringBuilder();
         ref.get("prompt_ids").forEach(n -> ids.append(ids.isEmpty() ? "" : ",").append(n.asInt()));
-        Output o = run("generate", "--model", kjv(), "--prompt-ids", ids.toString(), "--max-tokens", "32", "--json", "--threads", "2");
+        Output o = run("generate", "--model", kjv(), "--prompt-ids", ids.toString(), "--max-tokens", "32", "--json",
+                "--threads", "2", "--tp", tp);
         assertEquals(0, o.status(), o.err());
         JsonNode result = JSON.readTree(o.out());
         assertEquals(ref.get("greedy_ids").toString(), result.get("token_ids").toString());
         assertEquals(ref.get("greedy_text").asString(), result.get("text").asString());
+    }
+
+    @Test
+    void logitsAtTensorParallelSizeTwoMatchTheWholeModelAndABadSizeIsOneLine(@TempDir Path tmp) {
+        Output whole = run("logits", "--model", kjv(), "--prompt-ids", "4091,71,7,155", "--out", tmp.resolve("1.safetensors").toString(), "--threads", "2");
+        Output split = run("logits", "--model", kjv(), "--prompt-ids", "4091,71,7,155", "--out", tmp.resolve("2.safetensors").toString(), "--threads", "2", "--tp", "2");
+        assertEquals(0, whole.status(), whole.err());
+        assertEquals(0, split.status(), split.err());
+        try (Arena arena = Arena.ofConfined()) {
+            float[] a = SafetensorsFile.open(tmp.resolve("1.safetensors"), arena).tensors().get("logits").toFloatArray();
+            float[] b = SafetensorsFile.open(tmp.resolve("2.safetensors"), arena).tensors().get("logits").toFloatArray();
+            for (int i = 0; i < a.length; i++) {
+                assertTrue(Math.abs(a[i] - b[i]) <= 1e-4, "logit " + i + ": " + a[i] + " vs " + b[i]);
+            }
+        }
+        Output bad = run("logits", "--model", kjv(), "--prompt-ids", "1,2", "--out", tmp.resolve("3.safetensors").toString(), "--tp", "3");
+        assertEquals(2, bad.status());
+        assertEquals("error: tensor-parallel size 3 does not divide the 8 attention heads of kjv-demo: each rank computes "
+                + "whole heads (use a size that divides 8)", bad.err().strip());
     }
 
     @Test

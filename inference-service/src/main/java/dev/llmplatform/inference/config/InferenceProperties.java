@@ -28,7 +28,19 @@ import org.springframework.validation.annotation.Validated;
  * @param servedModelName    the name clients pass as {@code model} and that {@code /v1/models} lists; empty for the
  *                           model directory's name (or the registry model's name)
  * @param threads            worker threads for the forward pass; 0 for all cores but a quarter, which are left to
- *                           the HTTP layer (12 of 16, 6 of 8, 2 of 2)
+ *                           the HTTP layer (12 of 16, 6 of 8, 2 of 2). With tensor parallelism on the CPU the ranks
+ *                           share them ({@code threads / tensor-parallel-size} each, at least one)
+ * @param tensorParallelSize how many ranks the model is split over (Megatron-style: whole attention heads, MLP
+ *                           columns and vocabulary rows per rank, one all-reduce after the attention and MLP outputs);
+ *                           1 for none. It must divide the model's attention heads and MLP width, and quantized
+ *                           weights must split on group boundaries; otherwise loading fails with the numbers. An
+ *                           engine built with {@code --tp N} loads at N (1 here then means "as built"). On the CPU the
+ *                           ranks are threads of this process: this tests the sharding and serves the same text, but
+ *                           is not faster than 1 on one machine's memory bus
+ * @param backend            where the forward pass runs: {@code cpu} (the engine's Java kernels) or {@code cuda} (the
+ *                           native-kernels GPU runner: llama, mistral and qwen2 checkpoints, one GPU, tensor-parallel
+ *                           size 1). Without a usable GPU, or for another architecture, the model fails to load and
+ *                           readiness reports why
  * @param maxRunning         the most requests decoded together in one batch (each choice of a request with
  *                           {@code n > 1} counts as one)
  * @param maxWaiting         the most requests admitted but not finished (running plus queued); beyond it requests are
@@ -57,6 +69,8 @@ public record InferenceProperties(
         @DefaultValue("models/kjv-demo") @NotBlank String model,
         @DefaultValue("") String servedModelName,
         @DefaultValue("0") @Min(0) @Max(1024) int threads,
+        @DefaultValue("1") @Min(1) @Max(64) int tensorParallelSize,
+        @DefaultValue("cpu") @NotNull Backend backend,
         @DefaultValue("16") @Min(1) @Max(4096) int maxRunning,
         @DefaultValue("256") @Min(1) int maxWaiting,
         @DefaultValue("512") @Min(1) int maxTokensPerStep,
@@ -69,6 +83,12 @@ public record InferenceProperties(
         @DefaultValue("5m") @NotNull Duration warmupTimeout,
         @DefaultValue("false") boolean logContent,
         @DefaultValue @Valid @NotNull Registry registry) {
+
+    /** Where the forward pass runs ({@code llm.inference.backend}). */
+    public enum Backend {
+        CPU,
+        CUDA
+    }
 
     /** The prefix of {@link #model()} values that name a registry reference. */
     public static final String REGISTRY_PREFIX = "registry:";

@@ -1,7 +1,7 @@
 package dev.llmplatform.inference.engine;
 
 import dev.llmplatform.engine.Engine;
-import dev.llmplatform.engine.arch.DecoderModel;
+import dev.llmplatform.engine.arch.ModelRunner;
 import dev.llmplatform.engine.model.ModelConfig;
 import dev.llmplatform.engine.runtime.EngineRuntime;
 import dev.llmplatform.engine.runtime.FinishReason;
@@ -36,6 +36,10 @@ import org.springframework.stereotype.Component;
  * runtime (a real forward pass, sampling and detokenization), and only then reports ready. Until then the API answers
  * 503; when loading fails the failure is kept for the health endpoint and liveness turns to broken, so that an
  * orchestrator restarts the instance.
+ *
+ * <p>{@code llm.inference.tensor-parallel-size} splits the model over ranks as it loads (the warm-up then runs every
+ * rank, so readiness waits for all of them); {@code llm.inference.backend=cuda} runs it on the GPU runner instead
+ * of the CPU ({@link CudaRunner}), and a machine without one fails the load with the reason.
  */
 @Component
 public class ServedModel implements SmartLifecycle {
@@ -43,9 +47,12 @@ public class ServedModel implements SmartLifecycle {
 
     public enum State { STARTING, LOADING, READY, FAILED, STOPPED }
 
-    /** The loaded parts, all at once (published only when ready). */
+    /**
+     * The loaded parts, all at once (published only when ready); {@code runner} computes the model: the engine's own
+     * (CPU, split or not) or the GPU runner.
+     */
     public record Loaded(Engine engine, EngineRuntime runtime, Tokenizer tokenizer, ChatTemplate chatTemplate,
-                         Set<Integer> stopIds, ModelDescription description) {
+                         Set<Integer> stopIds, ModelDescription description, ModelRunner runner) {
     }
 
     private final InferenceProperties props;
@@ -115,25 +122,35 @@ public class ServedModel implements SmartLifecycle {
     private void load() {
         long t0 = System.nanoTime();
         Engine engine = null;
+        ModelRunner runner = null;
         EngineRuntime runtime = null;
         try {
+            if (props.backend() == InferenceProperties.Backend.CUDA && props.tensorParallelSize() > 1) {
+                throw new IllegalStateException("llm.inference.backend=cuda runs on one GPU: tensor-parallel-size "
+                        + props.tensorParallelSize() + " needs the multi-GPU backend, which does not exist yet (set "
+                        + "llm.inference.tensor-parallel-size=1, or llm.inference.backend=cpu)");
+            }
             ModelLocator.Located where = ModelLocator.locate(props);
-            log.info("Loading model '{}' from {}", servedName, where.source());
-            engine = Engine.load(where.path(), engineThreads(props.threads()));
+            log.info("Loading model '{}' from {} ({} backend, tensor-parallel size {})", servedName, where.source(),
+                    props.backend().name().toLowerCase(Locale.ROOT), props.tensorParallelSize());
+            // Size 1 means "not split": an engine built with --tp N still loads at its N.
+            int tp = props.tensorParallelSize() == 1 ? 0 : props.tensorParallelSize();
+            engine = Engine.load(where.path(), engineThreads(props.threads()), tp);
             Tokenizer tokenizer = engine.tokenizer().orElseThrow(() -> new IllegalArgumentException(
                     "the model at " + where.path() + " has no tokenizer (tokenizer.json): the service speaks text"));
-            DecoderModel model = engine.model();
-            RuntimeConfig config = runtimeConfig(model);
-            runtime = new EngineRuntime(model, tokenizer, config);
+            runner = props.backend() == InferenceProperties.Backend.CUDA
+                    ? CudaRunner.create(engine, engine.modelType()) : engine.runner();
+            RuntimeConfig config = runtimeConfig(engine.kvBytesPerPosition(), runner.contextLength());
+            runtime = new EngineRuntime(runner, tokenizer, config);
             ChatTemplate template = tokenizer.chatTemplate().orElse(null);
             ModelDescription description = new ModelDescription(servedName, where.source(), architecture(where.path()),
-                    dtype(model), model.contextLength(), model.vocabSize(), config.kvCacheBlocks(), config.kvBlockSize(),
-                    (long) config.kvCacheBlocks() * config.kvBlockSize() * model.kvBytesPerPosition(),
-                    model.kvBytesPerPosition(), template != null);
-            Loaded l = new Loaded(engine, runtime, tokenizer, template, engine.stopIds(), description);
+                    dtype(engine), runner.contextLength(), runner.vocabSize(), config.kvCacheBlocks(), config.kvBlockSize(),
+                    (long) config.kvCacheBlocks() * config.kvBlockSize() * engine.kvBytesPerPosition(),
+                    engine.kvBytesPerPosition(), template != null);
+            Loaded l = new Loaded(engine, runtime, tokenizer, template, engine.stopIds(), description, runner);
             warmUp(l);
             if (state == State.STOPPED) {
-                close(runtime, engine);
+                close(runtime, runner, engine);
                 return;
             }
             loaded = l;
@@ -144,7 +161,7 @@ public class ServedModel implements SmartLifecycle {
                     description.kvCacheBlocks(), description.kvBlockSize(), description.kvCacheBytes() >> 20,
                     config.maxRunning(), config.maxWaiting());
         } catch (Throwable e) {
-            close(runtime, engine);
+            close(runtime, runner, engine);
             failure = e.getMessage() == null ? e.toString() : e.getMessage();
             state = State.FAILED;
             log.error("Model '{}' failed to load: {}", servedName, failure, e);
@@ -170,13 +187,12 @@ public class ServedModel implements SmartLifecycle {
         }
     }
 
-    RuntimeConfig runtimeConfig(DecoderModel model) {
-        long perPosition = model.kvBytesPerPosition();
+    RuntimeConfig runtimeConfig(long perPosition, int contextLength) {
         long bytes;
         if (props.kvCacheSize() != null) {
             bytes = props.kvCacheSize().toBytes();
         } else {
-            long full = (long) props.maxRunning() * model.contextLength() * perPosition;
+            long full = (long) props.maxRunning() * contextLength * perPosition;
             bytes = Math.min(full, (long) (Runtime.getRuntime().maxMemory() * 0.4));
         }
         int blocks = RuntimeConfig.blocksFor(bytes, perPosition, props.kvBlockSize());
@@ -219,18 +235,22 @@ public class ServedModel implements SmartLifecycle {
         }
     }
 
-    private static String dtype(DecoderModel model) {
+    private static String dtype(Engine engine) {
         try {
-            return model.weights().layers()[0].wo().format().name().toLowerCase(Locale.ROOT);
+            return engine.weightFormat();
         } catch (RuntimeException e) {
             return "unknown";
         }
     }
 
-    private static void close(EngineRuntime runtime, Engine engine) {
+    /** The runtime, then a GPU runner (the engine's own runner closes with the engine), then the engine. */
+    private static void close(EngineRuntime runtime, ModelRunner runner, Engine engine) {
         try {
             if (runtime != null) {
                 runtime.close();
+            }
+            if (runner != null && engine != null && runner != engine.runner()) {
+                runner.close();
             }
             if (engine != null) {
                 engine.close();
@@ -248,7 +268,7 @@ public class ServedModel implements SmartLifecycle {
         loaded = null;
         if (l != null) {
             // Requests still running finish as cancelled; their streams end with an error event.
-            close(l.runtime(), l.engine());
+            close(l.runtime(), l.runner(), l.engine());
             log.info("Model '{}' unloaded", servedName);
         } else if (was == State.LOADING) {
             log.info("Stopping while model '{}' is still loading", servedName);

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.stereotype.Component;
 
 /**
@@ -31,6 +32,10 @@ import org.springframework.stereotype.Component;
  *       {@code llm_kv_cache_usage_ratio}, {@code llm_kv_cache_blocks{state=used|cached_idle|total}},
  *       {@code llm_prefix_cache_hit_ratio}, {@code llm_batch_size} (sequences in the last forward pass),
  *       {@code llm_batch_tokens} (tokens in the last forward pass).</li>
+ *   <li>on a backend that meters its GPU's energy (NVML), once the model is ready: {@code llm_gpu_energy_joules_total},
+ *       {@code llm_gpu_generation_tokens_per_joule}, {@code llm_gpu_power_watts}, and with
+ *       {@code llm.metrics.gpu-price-per-hour} set, {@code llm_gpu_cost_per_million_tokens} ({@link EnergyMetrics});
+ *       absent elsewhere.</li>
  * </ul>
  */
 @Component
@@ -49,7 +54,8 @@ public class InferenceMetrics {
     private final Timer queue;
     private final Map<String, Counter> outcomes = new ConcurrentHashMap<>();
 
-    public InferenceMetrics(MeterRegistry registry, ServedModel model) {
+    public InferenceMetrics(MeterRegistry registry, ServedModel model,
+                            @Value("${llm.metrics.gpu-price-per-hour:0}") double gpuPricePerHour) {
         this.registry = registry;
         this.model = model;
         this.modelName = model.name();
@@ -77,6 +83,27 @@ public class InferenceMetrics {
         Gauge.builder("llm.model_ready", model, m -> m.state() == ServedModel.State.READY ? 1 : 0)
                 .description("1 once the model is loaded and warmed up, else 0.")
                 .tag("model", modelName).register(registry);
+        bindEnergyWhenReady(gpuPricePerHour);
+    }
+
+    /**
+     * Whether the runtime meters energy is known only once the model has loaded (on another thread), so a virtual
+     * thread waits for that and then registers the energy metrics, or nothing.
+     */
+    private void bindEnergyWhenReady(double gpuPricePerHour) {
+        Thread.ofVirtual().name("energy-metrics-binder").start(() -> {
+            try {
+                while (model.state() == ServedModel.State.STARTING || model.state() == ServedModel.State.LOADING) {
+                    Thread.sleep(200);
+                }
+            } catch (InterruptedException e) {
+                return;
+            }
+            ServedModel.Loaded l = model.loaded();
+            if (l != null) {
+                EnergyMetrics.bind(registry, modelName, l.runtime(), gpuPricePerHour);
+            }
+        });
     }
 
     private Timer timer(String name, String description, Duration[] buckets) {

@@ -32,6 +32,8 @@ class InferencePropertiesTest {
             assertThat(p.prefixCaching()).isTrue();
             assertThat(p.addBos()).isEqualTo(Engine.BosPolicy.AUTO);
             assertThat(p.logContent()).isFalse();
+            assertThat(p.tensorParallelSize()).isEqualTo(1);
+            assertThat(p.backend()).isEqualTo(InferenceProperties.Backend.CPU);
             assertThat(p.registry().cacheDirOrDefault()).isNotNull();
         });
     }
@@ -42,6 +44,15 @@ class InferencePropertiesTest {
                 assertThat(ctx).getFailure().rootCause().hasMessageContaining("kv-block-size must be a power of two"));
         runner.withPropertyValues("llm.inference.max-running=0").run(ctx ->
                 assertThat(ctx).getFailure().rootCause().hasMessageContaining("maxRunning"));
+        runner.withPropertyValues("llm.inference.tensor-parallel-size=0").run(ctx ->
+                assertThat(ctx).getFailure().rootCause().hasMessageContaining("tensorParallelSize"));
+        runner.withPropertyValues("llm.inference.backend=tpu").run(ctx ->
+                assertThat(ctx).getFailure().rootCause().hasMessageContaining("tpu"));
+        runner.withPropertyValues("llm.inference.backend=cuda", "llm.inference.tensor-parallel-size=4").run(ctx -> {
+            InferenceProperties p = ctx.getBean(InferenceProperties.class);
+            assertThat(p.backend()).isEqualTo(InferenceProperties.Backend.CUDA);
+            assertThat(p.tensorParallelSize()).isEqualTo(4);
+        });
         runner.withPropertyValues("llm.inference.model=registry:kjv-demo@stable").run(ctx ->
                 assertThat(ctx).getFailure().rootCause().hasMessageContaining("registry.url"));
         runner.withPropertyValues("llm.inference.model=registry:kjv-demo@stable",
