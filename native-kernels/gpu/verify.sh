@@ -12,6 +12,11 @@
 #   bench     GpuBench on random-weight checkpoints of $SHAPES ("llama-1b llama-7b"), written to /tmp if absent:
 #             decode at $BATCHES ("1 8 64 256"), prompt 128 + 128 new tokens, energy, prefill 2048, GEMMs
 #   serving   128 requests through the runtime, in-flight vs static batching (llama-1b)
+#   tp        tensor parallelism: the fixtures and kjv-demo at TP=2 on GPU 0 twice (copy+add) and on GPUs 0,1 (NCCL)
+#             against TP=1 and transformers, the runtime on the split model, a failing rank; then TpBench on
+#             $TP_SHAPES (default "llama-1b"): decode at $TP_BATCHES ("1 64"), TP=1 vs TP=2, the all-reduce's share
+#             of a step, NCCL's bus bandwidth ($TP_SHAPES="" skips it). Needs two GPUs (not in the default set)
+#             and libnccl.so.2 (found under / if not on LD_LIBRARY_PATH).
 #   peer      gpu/peer.py: transformers generate() with a static cache (compiled), $PEER_BATCHES ("1 64") for each
 #             of $PEER_SHAPES (default $SHAPES)
 #   compare   gpu/compare.py: ours beside the peer's, with ratios
@@ -28,6 +33,9 @@ export BENCH_JSON_OURS=$out/bench-ours.jsonl BENCH_JSON_PEER=$out/bench-peer.jso
 rm -f "$BENCH_JSON_OURS" "$BENCH_JSON_PEER"
 mkdir -p /tmp/jre && tar -xJf $d/jre.tar.xz -C /tmp/jre || { echo "FAIL no JRE in $d (run gpu/prepare.sh)"; exit 1; }
 export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:${LD_LIBRARY_PATH:-}
+# NVLink multicast stays off: on a shared multi-GPU host a program that uses it can take every GPU out of service
+# (NcclGroup refuses to start without this).
+export NCCL_NVLS_ENABLE=0
 nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,power.draw --format=csv,noheader
 jvm=(/tmp/jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4m -Xmx32g -cp "$d/lib/*")
 declare -A rc
@@ -35,7 +43,8 @@ ran=()
 step() {
   local name=$1; shift
   echo "=== $name"; local t0=$SECONDS
-  timeout "${LIMIT:-300}" "$@"; rc[$name]=$?; ran+=("$name")
+  # On timeout: SIGQUIT first (a JVM prints every thread's stack, which shows where it hangs), SIGKILL 10 s later.
+  timeout -s QUIT -k 10 "${LIMIT:-300}" "$@"; rc[$name]=$?; ran+=("$name")
   echo "=== $name: rc ${rc[$name]} in $((SECONDS - t0)) s"
 }
 V=dev.llmplatform.nativekernels.GpuVerify
@@ -53,6 +62,20 @@ for s in $sections; do
         export BENCH_JSON=$BENCH_JSON_OURS
         step "bench-$shape" "${jvm[@]}" dev.llmplatform.nativekernels.GpuBench \
           "$shape" "/tmp/$shape-bf16" ${BATCHES:-1 8 64 256}
+      done ;;
+    tp)
+      if ! ldconfig -p 2>/dev/null | grep -q libnccl.so.2; then
+        nccl=$(find / -xdev -name 'libnccl.so.2' 2>/dev/null | head -1)
+        [ -n "$nccl" ] && export LD_LIBRARY_PATH=$(dirname "$nccl"):$LD_LIBRARY_PATH
+        echo "libnccl.so.2: ${nccl:-not found}"
+      fi
+      # Separate processes: one whose NCCL communicators were aborted (the failure check) is not reused.
+      for mode in one-gpu two-gpus; do
+        step "tp-$mode" "${jvm[@]}" $V tp $mode ../models/kjv-demo $d/fixtures/llama $d/fixtures/mistral $d/fixtures/qwen2
+      done
+      for shape in ${TP_SHAPES-llama-1b}; do
+        export BENCH_JSON=$BENCH_JSON_OURS
+        step "tp-bench-$shape" "${jvm[@]}" dev.llmplatform.nativekernels.TpBench "$shape" "/tmp/$shape-bf16" ${TP_BATCHES:-1 64}
       done ;;
     serving)  step serving "${jvm[@]}" $V serving /tmp/llama-1b-bf16 "${SERVING_REQUESTS:-128}" ;;
     peer)

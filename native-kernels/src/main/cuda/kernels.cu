@@ -484,3 +484,20 @@ extern "C" __global__ void convert(const void* in, int inType, void* out, int ou
     for (long long k = blockIdx.x * (long long) blockDim.x + threadIdx.x; k < n; k += (long long) gridDim.x * blockDim.x)
         store_from_float(out, outType, k, load_as_float(in, inType, k));
 }
+
+// Tensor parallelism's device-local all-reduce (ranks sharing one GPU, or peers over NVLink): a[i] += b[i], where b
+// is the other rank's partial sum copied beside a. Float addition commutes, so both ranks get the same bits.
+// Twin: CpuTwins.addInPlace.
+extern "C" __global__ void add_f32(float* a, const float* b, long long n) {
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        a[i] += b[i];
+    }
+}
+
+// Tensor parallelism's greedy merge: out[r] = logits[r][ids[r]], the value of each row's local argmax, so that the
+// coordinator can compare the ranks' vocabulary slices with 8 bytes per row instead of a row of logits.
+// Twin: CpuTwins.pickRows.
+extern "C" __global__ void pick_rows(const float* logits, const int* ids, float* out, int vocab, int rows) {
+    int r = blockIdx.x * blockDim.x + threadIdx.x;
+    if (r < rows) out[r] = logits[(long long) r * vocab + ids[r]];
+}

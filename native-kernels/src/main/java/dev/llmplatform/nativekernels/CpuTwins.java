@@ -143,6 +143,24 @@ public final class CpuTwins {
         return out;
     }
 
+    /** add_f32: a + b element-wise (a new array). */
+    public static float[] addInPlace(float[] a, float[] b) {
+        float[] out = a.clone();
+        for (int i = 0; i < out.length; i++) {
+            out[i] += b[i];
+        }
+        return out;
+    }
+
+    /** pick_rows: logits[r][ids[r]] for each row. */
+    public static float[] pickRows(float[] logits, int[] ids, int vocab) {
+        float[] out = new float[ids.length];
+        for (int r = 0; r < ids.length; r++) {
+            out[r] = logits[r * vocab + ids[r]];
+        }
+        return out;
+    }
+
     /** argmax_rows: the first index of each row's maximum. */
     public static int[] argmax(float[] logits, int vocab) {
         int rows = logits.length / vocab;

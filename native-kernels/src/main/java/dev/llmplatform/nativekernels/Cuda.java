@@ -2,6 +2,7 @@ package dev.llmplatform.nativekernels;
 
 import static org.bytedeco.cuda.global.cudart.*;
 
+import org.bytedeco.cuda.cudart.CUevent_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.SizeTPointer;
@@ -123,6 +124,58 @@ public final class Cuda {
 
     public static void copyDevice(long dst, long src, long bytes, CUstream_st stream) {
         check(cudaMemcpyAsync(new Addr(dst), new Addr(src), bytes, cudaMemcpyDeviceToDevice, stream), "cudaMemcpyAsync D2D");
+    }
+
+    /** A copy between any two device addresses, also of different GPUs (unified addressing infers the direction). */
+    public static void copyAny(long dst, long src, long bytes, CUstream_st stream) {
+        check(cudaMemcpyAsync(new Addr(dst), new Addr(src), bytes, cudaMemcpyDefault, stream), "cudaMemcpyAsync (default kind)");
+    }
+
+    /** Lets the current device read and write {@code peer}'s memory directly (NVLink/PCIe) where it can. */
+    public static void enablePeerAccess(int peer) {
+        int[] can = new int[1];
+        int[] current = new int[1];
+        check(cudaGetDevice(current), "cudaGetDevice");
+        if (peer == current[0]) {
+            return;
+        }
+        check(cudaDeviceCanAccessPeer(can, current[0], peer), "cudaDeviceCanAccessPeer");
+        if (can[0] != 0) {
+            int rc = cudaDeviceEnablePeerAccess(peer, 0);
+            if (rc == cudaErrorPeerAccessAlreadyEnabled) {
+                cudaGetLastError(); // not an error: clear it from the thread's last-error slot
+            } else {
+                check(rc, "cudaDeviceEnablePeerAccess(" + peer + ")");
+            }
+        }
+    }
+
+    /** An event for ordering streams (no timing). */
+    public static CUevent_st newEvent() {
+        CUevent_st e = new CUevent_st();
+        check(cudaEventCreateWithFlags(e, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+        return e;
+    }
+
+    public static void record(CUevent_st e, CUstream_st stream) {
+        check(cudaEventRecord(e, stream), "cudaEventRecord");
+    }
+
+    /** Work enqueued on {@code stream} from now on waits for the last {@link #record} of {@code e} (any device). */
+    public static void waitEvent(CUstream_st stream, CUevent_st e) {
+        check(cudaStreamWaitEvent(stream, e, 0), "cudaStreamWaitEvent");
+    }
+
+    public static void destroy(CUevent_st e) {
+        if (e != null && !e.isNull()) {
+            cudaEventDestroy(e);
+        }
+    }
+
+    public static int deviceCount() {
+        int[] count = new int[1];
+        check(cudaGetDeviceCount(count), "cudaGetDeviceCount");
+        return count[0];
     }
 
     public static void memset(long dst, long bytes, CUstream_st stream) {

@@ -43,6 +43,11 @@ import org.bytedeco.javacpp.IntPointer;
  * <p>The runner meters its GPU's energy through NVML ({@link EnergyMetered}), so an {@code EngineRuntime} driving it
  * charges every step's joules to its sequences.
  *
+ * <p>A tensor-parallel rank ({@link GpuTensorParallelModel}) is one of these over its shard of the weights, on its
+ * device, with a {@link Shard}: its KV arena holds only its heads of each block, the attention output and down
+ * projections are followed by the group's all-reduce (row-parallel biases are added once, after it, by the fused
+ * residual add), and its LM head covers its vocabulary slice; the embedding is whole on every rank.
+ *
  * <p>Not thread-safe; every call must come from the thread that made it (the CUDA context is per thread).
  */
 public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
@@ -55,8 +60,17 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
         F32
     }
 
+    /**
+     * What makes a runner a tensor-parallel rank: its device, the KV width of the scheduler's pools (the whole
+     * model's; the rank stores only its heads) and its side of the group's all-reduce.
+     */
+    record Shard(int device, int poolKvDim, ReduceGroup.Rank allReduce) {
+    }
+
     private final String name;
     private final TransformerSpec spec;
+    private final int device, poolKvDim;
+    private final ReduceGroup.Rank allReduce; // null: the whole model
     private final int type;          // element type of the weights on the device and of GEMM inputs
     private final int h, qDim, kvDim, width, ffn, vocab, layers;
     private final float eps;
@@ -88,22 +102,33 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
 
     // Per-batch device buffers, sized for `capacity` tokens and `rowCapacity` logit rows.
     private int capacity, rowCapacity, metaCapacity;
-    private long x, xn, qkv, att, proj, gu, mlpA, mlpOut, hOut, logitsDev, ids, meta;
-    private long hostMeta, hostLogits, hostIds;
+    private long x, xn, qkv, att, proj, gu, mlpA, mlpOut, hOut, logitsDev, ids, vals, meta;
+    private long hostMeta, hostLogits, hostIds, hostVals;
+    // Test and benchmark hooks of a rank: a failure thrown while enqueueing this layer (-1: none), and all-reduces
+    // left out (wrong results; TpBench times steps with and without them).
+    private int failAtLayer = -1;
+    private boolean allReduceSkipped;
     private int hostLogitsCapacity;
     private int[] metaArr = new int[0];
 
     public GpuLlamaModel(DecoderModel cpu, Precision precision) {
-        this.name = cpu.name();
-        this.spec = cpu.spec();
+        this(cpu.name(), cpu.spec(), cpu.weights(), precision, null);
+    }
+
+    /** A runner over {@code w} (a rank's shard when {@code shard} is given), made on the calling thread. */
+    GpuLlamaModel(String name, TransformerSpec spec, ModelWeights w, Precision precision, Shard shard) {
+        this.name = name;
+        this.spec = spec;
         requireLlamaFamily(spec, name);
-        ModelWeights w = cpu.weights();
+        device = shard == null ? 0 : shard.device();
+        allReduce = shard == null ? null : shard.allReduce();
         h = spec.hidden();
         qDim = spec.qDim();
         kvDim = spec.kvDim();
         width = qDim + 2 * kvDim;
         ffn = spec.ffn();
-        vocab = spec.vocab();
+        vocab = w.lmHead().rows(); // a rank's vocabulary slice
+        poolKvDim = shard == null ? kvDim : shard.poolKvDim();
         layers = spec.layers();
         eps = spec.norm().eps();
         RotaryEmbedding rope = spec.rope();
@@ -112,10 +137,13 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
         DType stored = w.layers()[0].wq().dtype();
         type = precision == Precision.F32 ? KernelModule.F32 : kernelType(stored, w.layers()[0].wq().name());
 
-        Cuda.init(0);
+        Cuda.init(device);
         stream = Cuda.newStream();
         k = new KernelModule(stream);
         blas = new CublasLt(stream);
+        if (allReduce != null) {
+            allReduce.bind(stream, k);
+        }
 
         wQkv = new long[layers];
         wO = new long[layers];
@@ -325,7 +353,7 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
     @Override
     public Optional<EnergyMeter> energyMeter() {
         if (energyMeter == null) {
-            energyMeter = NvmlEnergyMeter.forCudaDevice(0).map(m -> (EnergyMeter) m);
+            energyMeter = NvmlEnergyMeter.forCudaDevice(device).map(m -> (EnergyMeter) m);
         }
         return energyMeter;
     }
@@ -333,7 +361,7 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
     /** A shared KV pool; its device arena (keys and values of every layer, f32 or bf16) is allocated now. */
     @Override
     public KvBlockPool newKvPool(int blockSize, int maxBlocks) {
-        KvBlockPool pool = new KvBlockPool(layers, kvDim, blockSize, maxBlocks, false);
+        KvBlockPool pool = new KvBlockPool(layers, poolKvDim, blockSize, maxBlocks, false);
         arena(pool);
         return pool;
     }
@@ -341,6 +369,11 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
     @Override
     public KvCache newCache(KvBlockPool pool) {
         return new KvCache(pool, spec.contextLength());
+    }
+
+    /** Allocates a scheduler pool's device arena now (a rank: its heads only). */
+    void attach(KvBlockPool pool) {
+        arena(pool);
     }
 
     /** Frees the device arena (and the graphs) of a pool no longer used. */
@@ -360,9 +393,9 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
     private KvArena arena(KvBlockPool pool) {
         KvArena a = arenas.get(pool);
         if (a == null) {
-            if (pool.kvDim() != kvDim || pool.layers() != layers) {
+            if (pool.kvDim() != poolKvDim || pool.layers() != layers) {
                 throw new IllegalArgumentException("KV pool of " + pool.layers() + " layers x " + pool.kvDim()
-                        + " does not fit " + name + " (" + layers + " x " + kvDim + ")");
+                        + " does not fit " + name + " (" + layers + " x " + poolKvDim + ")");
             }
             int t = kvBf16 ? KernelModule.BF16 : KernelModule.F32;
             long layerBytes = (long) (pool.capacityBlocks() + 1) * pool.blockSize() * kvDim * bytesOf(t);
@@ -398,16 +431,23 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
             mlpOut = Cuda.malloc(4L * c * h);
             hOut = Cuda.malloc((long) act * c * h);
             capacity = c;
+            if (allReduce != null) {
+                allReduce.reserve((long) c * h);
+            }
         }
         if (rows > rowCapacity) {
             int c = Math.max(rows, rowCapacity * 2);
             clearGraphs();
             Cuda.free(logitsDev);
             Cuda.free(ids);
+            Cuda.free(vals);
             Cuda.freeHost(hostIds);
+            Cuda.freeHost(hostVals);
             logitsDev = Cuda.malloc(4L * c * vocab);
             ids = Cuda.malloc(4L * c);
+            vals = Cuda.malloc(4L * c);
             hostIds = Cuda.mallocHost(4L * c);
+            hostVals = Cuda.mallocHost(4L * c);
             rowCapacity = c;
         }
         if (metaInts > metaCapacity) {
@@ -431,11 +471,37 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
     @Override
     public void forward(Batch batch, float[] logits) {
         int rows = run(batch);
+        if (rows > 0 && logits.length < (long) rows * vocab) {
+            throw new IllegalArgumentException("logits buffer holds " + logits.length + " floats, need " + rows + " x " + vocab);
+        }
+        copyLogits(rows, logits, vocab, 0);
+    }
+
+    /** The forward pass with greedy sampling on the GPU: {@code nextIds[r]} is the argmax of logits row r. */
+    @Override
+    public boolean forwardGreedy(Batch batch, int[] nextIds) {
+        argmaxRows(run(batch), nextIds, null);
+        return true;
+    }
+
+    /**
+     * A rank's step (positions already checked and reserved by the group): its logits rows, its vocabulary slice of
+     * each, go into columns {@code [column, column + slice)} of rows of {@code rowWidth} floats of {@code logits}.
+     */
+    void rankForward(Batch batch, float[] logits, int rowWidth, int column) {
+        copyLogits(runReserved(batch, batch.cache(0).pool()), logits, rowWidth, column);
+    }
+
+    /** A rank's greedy step: each row's argmax within this rank's vocabulary slice (local ids) and its logit. */
+    int rankGreedy(Batch batch, int[] localIds, float[] values) {
+        int rows = runReserved(batch, batch.cache(0).pool());
+        argmaxRows(rows, localIds, values);
+        return rows;
+    }
+
+    private void copyLogits(int rows, float[] logits, int rowWidth, int column) {
         if (rows == 0) {
             return;
-        }
-        if (logits.length < (long) rows * vocab) {
-            throw new IllegalArgumentException("logits buffer holds " + logits.length + " floats, need " + rows + " x " + vocab);
         }
         if (rows * vocab > hostLogitsCapacity) {
             Cuda.freeHost(hostLogits);
@@ -445,24 +511,59 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
         Cuda.copyToHost(hostLogits, logitsDev, 4L * rows * vocab, stream);
         Cuda.sync(stream);
         try (FloatPointer p = new FloatPointer(new Cuda.Addr(hostLogits))) {
-            p.get(logits, 0, rows * vocab);
+            if (rowWidth == vocab) {
+                p.get(logits, 0, rows * vocab);
+            } else {
+                for (int r = 0; r < rows; r++) {
+                    p.position((long) r * vocab).get(logits, r * rowWidth + column, vocab);
+                }
+            }
         }
     }
 
-    /** The forward pass with greedy sampling on the GPU: {@code nextIds[r]} is the argmax of logits row r. */
-    @Override
-    public boolean forwardGreedy(Batch batch, int[] nextIds) {
-        int rows = run(batch);
+    /** ids[r] = argmax of logits row r, and values[r] its logit when values is given. */
+    private void argmaxRows(int rows, int[] outIds, float[] values) {
         if (rows == 0) {
-            return true;
+            return;
         }
         k.argmax(logitsDev, ids, vocab, rows);
         Cuda.copyToHost(hostIds, ids, 4L * rows, stream);
+        if (values != null) {
+            k.pickRows(logitsDev, ids, vals, vocab, rows);
+            Cuda.copyToHost(hostVals, vals, 4L * rows, stream);
+        }
         Cuda.sync(stream);
         try (IntPointer p = new IntPointer(new Cuda.Addr(hostIds))) {
-            p.get(nextIds, 0, rows);
+            p.get(outIds, 0, rows);
         }
-        return true;
+        if (values != null) {
+            try (FloatPointer p = new FloatPointer(new Cuda.Addr(hostVals))) {
+                p.get(values, 0, rows);
+            }
+        }
+    }
+
+    /** Test hook: the next passes throw while enqueueing layer {@code layer} (-1: never), as a failing rank would. */
+    void failAtLayer(int layer) {
+        failAtLayer = layer;
+    }
+
+    /** Benchmark hook: leaves the all-reduces out (wrong results) to time a step without them. */
+    void skipAllReduce(boolean skip) {
+        if (skip != allReduceSkipped) {
+            clearGraphs();
+        }
+        allReduceSkipped = skip;
+    }
+
+    /** This rank's stream (the group's benchmarks enqueue their own all-reduces on it). */
+    CUstream_st stream() {
+        return stream;
+    }
+
+    /** The CUDA device this runner computes on. */
+    int device() {
+        return device;
     }
 
     /**
@@ -470,15 +571,23 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
      * logit rows, which {@code logitsDev} then holds in batch order.
      */
     private int run(Batch batch) {
+        if (batch.size() == 0) {
+            return 0;
+        }
+        return runReserved(batch, checkAndReserve(batch, vocab, spec.contextLength(), name));
+    }
+
+    /** {@link #run} after the checks and reservations (which a tensor-parallel group makes once for all ranks). */
+    private int runReserved(Batch batch, KvBlockPool pool) {
         int n = batch.size();
         if (n == 0) {
             return 0;
         }
         int rows = batch.logitRows();
-        KvBlockPool pool = checkAndReserve(batch);
         KvArena arena = arena(pool);
         int tableInts = tableInts(batch);
-        if (cudaGraphs && rows == n && n <= DecodeGraphs.MAX_BUCKET) {
+        boolean graphable = cudaGraphs && (allReduce == null || allReduce.capturable());
+        if (graphable && rows == n && n <= DecodeGraphs.MAX_BUCKET) {
             runGraphed(batch, pool, arena, tableInts);
             return rows;
         }
@@ -533,7 +642,7 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
     }
 
     /** Checks ids and positions, reserves every position's KV block; returns the batch's (single) pool. */
-    private KvBlockPool checkAndReserve(Batch batch) {
+    static KvBlockPool checkAndReserve(Batch batch, int vocab, int contextLength, String name) {
         KvBlockPool pool = batch.cache(0).pool();
         for (int t = 0; t < batch.size(); t++) {
             int id = batch.token(t);
@@ -541,8 +650,8 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
             if (id < 0 || id >= vocab) {
                 throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + name + " (ids 0.." + (vocab - 1) + ")");
             }
-            if (p < 0 || p >= spec.contextLength()) {
-                throw new IllegalArgumentException("position " + p + " is outside the context of " + name + " (" + spec.contextLength() + " tokens)");
+            if (p < 0 || p >= contextLength) {
+                throw new IllegalArgumentException("position " + p + " is outside the context of " + name + " (" + contextLength + " tokens)");
             }
             KvCache c = batch.cache(t);
             if (c.pool() != pool) {
@@ -606,6 +715,9 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
                              KvArena arena, int bs) {
         k.embedGather(x, embedding, embeddingType, dTokens, h, n);
         for (int l = 0; l < layers; l++) {
+            if (l == failAtLayer) {
+                throw new IllegalStateException("injected failure of " + name + " on device " + device + " at layer " + l);
+            }
             long kL = arena.keys() + l * arena.layerBytes();
             long vL = arena.values() + l * arena.layerBytes();
             if (l == 0) {
@@ -619,14 +731,23 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
             k.pagedAttention(qkv, att, type, kL, vL, arena.type(), dPos, dTableOff, dTables, spec.heads(), spec.kvHeads(),
                     spec.headDim(), bs, spec.attentionScale()[l], spec.slidingWindow(), n);
             linear(wO[l], type, h, qDim, att, n, proj);
+            reduce(proj, n);
             k.addRmsnorm(x, proj, bO[l], norm2[l], xn, type, 0, h, eps, true, n);
             linear(wGu[l], type, 2 * ffn, h, xn, n, gu);
             k.swiglu(gu, bGu[l], mlpA, type, ffn, n);
             linear(wDown[l], type, h, ffn, mlpA, n, mlpOut);
+            reduce(mlpOut, n);
         }
         if (rows > 0) {
             k.addRmsnorm(x, mlpOut, bDown[layers - 1], finalNorm, hOut, type, dRows, h, eps, false, rows);
             linear(lmHead, type, vocab, h, hOut, rows, logitsDev);
+        }
+    }
+
+    /** A rank's all-reduce of a row-parallel product's partial sums ([n][hidden] f32), before its bias is added. */
+    private void reduce(long buf, int n) {
+        if (allReduce != null && !allReduceSkipped) {
+            allReduce.sum(buf, (long) n * h);
         }
     }
 
@@ -655,9 +776,10 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
         }
         graphs.clear();
         freeActivations();
-        for (long p : new long[] {logitsDev, ids, meta, graphMeta}) {
+        for (long p : new long[] {logitsDev, ids, vals, meta, graphMeta}) {
             Cuda.free(p);
         }
+        Cuda.freeHost(hostVals);
         Cuda.freeHost(hostMeta);
         Cuda.freeHost(graphHostMeta);
         Cuda.freeHost(hostLogits);

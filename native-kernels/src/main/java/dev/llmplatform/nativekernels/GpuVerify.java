@@ -50,7 +50,7 @@ import tools.jackson.databind.json.JsonMapper;
  * Speed is {@link GpuBench}'s.
  */
 public final class GpuVerify {
-    private static int failures;
+    static int failures;
     private static final Random RNG = new Random(42);
 
     public static void main(String[] args) throws Exception {
@@ -73,6 +73,7 @@ public final class GpuVerify {
             case "graphs" -> failures += GraphChecks.run(Path.of(args[1]));
             case "leak" -> failures += RuntimeChecks.leak(Path.of(args[1]), Integer.parseInt(args[2]));
             case "energy" -> failures += RuntimeChecks.energy(Path.of(args[1]));
+            case "tp" -> TpChecks.run(args[1], Arrays.stream(args, 3, args.length).map(Path::of).toList(), Path.of(args[2]));
             default -> throw new IllegalArgumentException("unknown section " + args[0]);
         }
         System.out.println(failures == 0 ? "ALL PASS (" + args[0] + ")" : failures + " FAILED (" + args[0] + ")");
@@ -288,6 +289,18 @@ public final class GpuVerify {
             long dl = up(logits), di = Cuda.malloc(4L * rows);
             k.argmax(dl, di, vocab, rows);
             checkInts("argmax_rows (vocab 128256, ties)", downInts(di, rows), CpuTwins.argmax(logits, vocab));
+            long dv = Cuda.malloc(4L * rows);
+            k.pickRows(dl, di, dv, vocab, rows);
+            check("pick_rows (the argmax values)", down(dv, rows), CpuTwins.pickRows(logits, CpuTwins.argmax(logits, vocab), vocab), 0);
+        }
+
+        // add_f32 (the device-local all-reduce's add), a size that is not a multiple of the block
+        {
+            int n = 2048 * 64 + 7;
+            float[] a = rand(n, 1f), b = rand(n, 1f);
+            long da = up(a), db = up(b);
+            k.add(da, db, n);
+            check("add_f32 (n=" + n + ")", down(da, n), CpuTwins.addInPlace(a, b), 0);
         }
 
         // cuBLASLt GEMM, f32 (no TF32) and bf16 (f32 accumulation)

@@ -22,7 +22,7 @@ import org.bytedeco.javacpp.PointerPointer;
 public final class KernelModule implements AutoCloseable {
     public static final String RESOURCE = "/dev/llmplatform/nativekernels/kernels.fatbin";
     public static final String[] KERNELS = {"embed_gather", "add_rmsnorm", "bias_rope_qk", "kv_cache_write",
-        "paged_attention", "swiglu", "argmax_rows", "convert", "gemv_one", "gemv_small"};
+        "paged_attention", "swiglu", "argmax_rows", "convert", "gemv_one", "gemv_small", "add_f32", "pick_rows"};
 
     /** Element type codes the kernels take (outType/dtype arguments). */
     public static final int F32 = 0, BF16 = 1, F16 = 2;
@@ -32,7 +32,7 @@ public final class KernelModule implements AutoCloseable {
     static int attentionWarps = 0;
     private final CUmod_st module = new CUmod_st();
     private final CUfunc_st embedGather, addRmsnorm, biasRopeQk, kvCacheWrite, pagedAttention, swiglu, argmax, convert,
-            gemvOne, gemvSmall;
+            gemvOne, gemvSmall, addF32, pickRows;
     /** The most rows {@link #gemv} takes. */
     public static final int GEMV_MAX_N = 8;
     /** The most bytes of input rows {@link #gemv} stages in shared memory (the default dynamic limit). */
@@ -71,6 +71,8 @@ public final class KernelModule implements AutoCloseable {
         convert = fn("convert");
         gemvOne = fn("gemv_one");
         gemvSmall = fn("gemv_small");
+        addF32 = fn("add_f32");
+        pickRows = fn("pick_rows");
         for (int i = 0; i < MAX_ARGS; i++) {
             params.put(i, new Cuda.Addr(slots.address() + 8L * i));
         }
@@ -157,6 +159,18 @@ public final class KernelModule implements AutoCloseable {
         long total = (long) ffn * n;
         p(gu).p(bias).p(out).i(outType).i(ffn).p(total);
         launch(swiglu, "swiglu", (int) Math.min(65535, (total + 255) / 256), 1, 256);
+    }
+
+    /** a[i] += b[i] for n floats (the device-local all-reduce's add). */
+    public void add(long a, long b, long n) {
+        p(a).p(b).p(n);
+        launch(addF32, "add_f32", (int) Math.min(4096, (n + 255) / 256), 1, 256);
+    }
+
+    /** out[r] = logits[r][ids[r]] for each of rows rows (the value of each row's argmax). */
+    public void pickRows(long logits, long ids, long out, int vocab, int rows) {
+        p(logits).p(ids).p(out).i(vocab).i(rows);
+        launch(pickRows, "pick_rows", (rows + 127) / 128, 1, 128);
     }
 
     public void argmax(long logits, long ids, int vocab, int rows) {

@@ -36,4 +36,18 @@ public interface ModelRunner extends AutoCloseable {
     default boolean forwardGreedy(Batch batch, int[] nextIds) {
         return false;
     }
+
+    /** The argmax of each of {@code rows} rows of {@code vocab} logits (lowest id on ties), for host-side runners. */
+    static void argmaxRows(float[] logits, int rows, int vocab, int[] nextIds) {
+        for (int r = 0; r < rows; r++) {
+            int off = r * vocab;
+            int best = 0;
+            for (int i = 1; i < vocab; i++) {
+                if (logits[off + i] > logits[off + best]) {
+                    best = i;
+                }
+            }
+            nextIds[r] = best;
+        }
+    }
 }

@@ -34,11 +34,7 @@ public final class TensorParallel {
         ShardPlan plan = ShardPlan.of(full.spec(), ranks, full.name());
         Arena arena = Arena.ofShared();
         try {
-            ModelSharder sharder = new ModelSharder(plan, new WeightSlicer(arena));
-            ModelWeights[] weights = new ModelWeights[ranks];
-            for (int r = 0; r < ranks; r++) {
-                weights[r] = sharder.shard(full.weights(), r);
-            }
+            ModelWeights[] weights = shardWeights(full.weights(), plan, arena);
             return assemble(full.name(), full.spec(), plan, r -> weights[r], threads, () -> {
                 try {
                     full.close();
@@ -50,6 +46,20 @@ public final class TensorParallel {
             arena.close();
             throw e;
         }
+    }
+
+    /**
+     * Each rank's weights cut from {@code w} by {@code plan} (the layout {@link #shard} gives its ranks), copied into
+     * {@code arena}: for backends that run the ranks themselves, such as the GPU's, which upload them and then close
+     * the arena.
+     */
+    public static ModelWeights[] shardWeights(ModelWeights w, ShardPlan plan, Arena arena) {
+        ModelSharder sharder = new ModelSharder(plan, new WeightSlicer(arena));
+        ModelWeights[] out = new ModelWeights[plan.ranks()];
+        for (int r = 0; r < out.length; r++) {
+            out[r] = sharder.shard(w, r);
+        }
+        return out;
     }
 
     /** The tensor-parallel size a built engine directory was split for, or 0 when it is not split. */

@@ -146,16 +146,7 @@ public final class TensorParallelModel implements ModelRunner {
             greedyLogits = new float[rows * vocab];
         }
         forward(batch, greedyLogits);
-        for (int r = 0; r < rows; r++) {
-            int best = 0;
-            int off = r * vocab;
-            for (int i = 1; i < vocab; i++) {
-                if (greedyLogits[off + i] > greedyLogits[off + best]) {
-                    best = i;
-                }
-            }
-            nextIds[r] = best;
-        }
+        ModelRunner.argmaxRows(greedyLogits, rows, vocab, nextIds);
         return true;
     }
 

@@ -5,6 +5,7 @@ package dev.llmplatform.inference.engine;
  *
  * @param name               the served model name
  * @param source             where it was loaded from (a path, or the registry and version)
+ * @param registry           the registry version it was pulled as, or null for a local directory
  * @param architecture       config.json's {@code model_type} (llama, qwen2, gpt2, ...)
  * @param dtype              the weights' storage format (bf16, f16, f32, q8_0, int4, ...)
  * @param contextLength      the most positions of a sequence (prompt + completion)
@@ -15,7 +16,7 @@ package dev.llmplatform.inference.engine;
  * @param kvBytesPerPosition KV memory of one position (all layers, keys and values)
  * @param hasChatTemplate    whether {@code /v1/chat/completions} can render conversations for this model
  */
-public record ModelDescription(String name, String source, String architecture, String dtype, int contextLength,
+public record ModelDescription(String name, String source, ModelLocator.RegistryVersion registry, String architecture, String dtype, int contextLength,
                                int vocabSize, int kvCacheBlocks, int kvBlockSize, long kvCacheBytes,
                                long kvBytesPerPosition, boolean hasChatTemplate) {
 

@@ -18,8 +18,16 @@ import org.slf4j.LoggerFactory;
 public final class ModelLocator {
     private static final Logger log = LoggerFactory.getLogger(ModelLocator.class);
 
-    /** Where the model came from, and the name it is served under unless configured otherwise. */
-    public record Located(Path path, String defaultName, String source) {
+    /**
+     * Where the model came from, and the name it is served under unless configured otherwise.
+     *
+     * @param registry the registry version it was pulled as, or null for a local directory
+     */
+    public record Located(Path path, String defaultName, String source, RegistryVersion registry) {
+    }
+
+    /** A model pulled from the registry: what the gateway matches against the registry's rollouts. */
+    public record RegistryVersion(String url, String model, int version) {
     }
 
     private ModelLocator() {
@@ -30,7 +38,7 @@ public final class ModelLocator {
             return pull(props);
         }
         Path path = resolveLocal(props.model());
-        return new Located(path, defaultName(path), path.toString());
+        return new Located(path, defaultName(path), path.toString(), null);
     }
 
     /**
@@ -96,6 +104,7 @@ public final class ModelLocator {
         log.info("Pulling {} (version {}) from the registry at {} into {}", ref, v.version(), reg.url(), out);
         PullResult r = client.pull(pinned, out);
         log.info("Pulled {}@{}: {} files, {} bytes transferred", r.model(), r.version(), r.files(), r.bytesTransferred());
-        return new Located(r.directory(), ref.model(), "registry " + reg.url() + " " + r.model() + "@" + r.version());
+        return new Located(r.directory(), ref.model(), "registry " + reg.url() + " " + r.model() + "@" + r.version(),
+                new RegistryVersion(String.valueOf(reg.url()), r.model(), r.version()));
     }
 }

@@ -143,7 +143,7 @@ public class ServedModel implements SmartLifecycle {
             RuntimeConfig config = runtimeConfig(engine.kvBytesPerPosition(), runner.contextLength());
             runtime = new EngineRuntime(runner, tokenizer, config);
             ChatTemplate template = tokenizer.chatTemplate().orElse(null);
-            ModelDescription description = new ModelDescription(servedName, where.source(), architecture(where.path()),
+            ModelDescription description = new ModelDescription(servedName, where.source(), where.registry(), architecture(where.path()),
                     dtype(engine), runner.contextLength(), runner.vocabSize(), config.kvCacheBlocks(), config.kvBlockSize(),
                     (long) config.kvCacheBlocks() * config.kvBlockSize() * engine.kvBytesPerPosition(),
                     engine.kvBytesPerPosition(), template != null);

@@ -32,6 +32,11 @@ public class ModelInfoContributor implements InfoContributor {
         if (l != null) {
             ModelDescription d = l.description();
             m.put("source", d.source());
+            if (d.registry() != null) {
+                // Structured, for the gateway: it routes canary traffic by the registry version an instance serves.
+                m.put("registry", Map.of("url", d.registry().url(), "model", d.registry().model(),
+                        "version", d.registry().version()));
+            }
             m.put("architecture", d.architecture());
             m.put("dtype", d.dtype());
             m.put("contextLength", d.contextLength());

@@ -98,6 +98,10 @@ class RegistryModelTest {
         assertThat(served.awaitReady(2, TimeUnit.MINUTES)).as("%s", served.failure()).isTrue();
         assertEquals("kjv-demo", served.name());
         assertThat(served.loaded().description().source()).contains("registry").contains("kjv-demo@3");
+        ModelLocator.RegistryVersion pulledAs = served.loaded().description().registry();
+        assertEquals("kjv-demo", pulledAs.model());
+        assertEquals(3, pulledAs.version());
+        assertThat(pulledAs.url()).startsWith("http://");
         Path pulled = cacheDir.resolve("kjv-demo/3");
         assertThat(pulled.resolve("model.safetensors")).hasSameBinaryContentAs(KJV.resolve("model.safetensors"));
         assertThat(pulled.resolve(EngineManifest.FILE_NAME)).exists();
