@@ -3,13 +3,12 @@ package dev.llmplatform.admin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import de.codecentric.boot.admin.server.domain.entities.InstanceRepository;
-import dev.llmplatform.admin.support.FreePorts;
 import dev.llmplatform.admin.support.HeadlessChromium;
-import dev.llmplatform.admin.support.ServiceProcess;
 import dev.llmplatform.engine.manifest.ArtifactDirectory;
 import dev.llmplatform.engine.manifest.Backend;
 import dev.llmplatform.engine.manifest.Quantization;
 import dev.llmplatform.engine.registry.RegistryClient;
+import dev.llmplatform.testsupport.ServiceProcess;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -22,6 +21,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -71,16 +71,16 @@ class FleetDashboardBrowserTest {
         Path model = Path.of(System.getProperty("kjv.demo.dir", "../models/kjv-demo"));
         // Everything starts at once, the admin server first among equals, as in a fresh deployment: it must pick the
         // services up as they come. The registry runs no hot loops worth C2's compile time; the inference service does.
-        registry = ServiceProcess.start("model-registry", fleetJars.resolve("model-registry-service.jar"), FreePorts.next(),
+        registry = ServiceProcess.start("model-registry", ServiceProcess.freePort(), fleetJars.resolve("model-registry-service.jar"),
                 List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"), List.of(
                         "--spring.datasource.url=jdbc:h2:file:" + work.resolve("registry-db") + ";DB_CLOSE_ON_EXIT=FALSE",
                         "--llm.registry.storage.filesystem.root=" + work.resolve("blobs"),
                         "--llm.registry.security.admin-tokens.browser-test=" + ADMIN_TOKEN),
-                logs);
-        inference = ServiceProcess.start("inference-service", fleetJars.resolve("inference-service.jar"), FreePorts.next(),
+                Map.of(), logs);
+        inference = ServiceProcess.start("inference-service", ServiceProcess.freePort(), fleetJars.resolve("inference-service.jar"),
                 List.of("-XX:+UseSerialGC", "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"),
                 List.of("--llm.inference.model=" + model.toAbsolutePath(), "--llm.inference.threads=1"),
-                logs);
+                Map.of(), logs);
         chromiumStart = CompletableFuture.supplyAsync(() -> {
             try {
                 return new HeadlessChromium(Path.of(System.getProperty("screenshots.dir", "target/screenshots")));
@@ -88,7 +88,7 @@ class FleetDashboardBrowserTest {
                 throw new UncheckedIOException(e);
             }
         });
-        int unreachableGateway = FreePorts.next();
+        int unreachableGateway = ServiceProcess.freePort();
         admin = new SpringApplicationBuilder(AdminServerApplication.class).run(
                 "--server.port=0",
                 "--spring.cloud.discovery.client.simple.instances.gateway[0].uri=http://127.0.0.1:" + unreachableGateway,
@@ -107,7 +107,7 @@ class FleetDashboardBrowserTest {
         dashboard = "http://127.0.0.1:" + admin.getEnvironment().getProperty("local.server.port");
 
         // What the Rollouts view must show: kjv-demo stable at v1 with v2 as a 10% canary.
-        registry.awaitReady("/actuator/health", "\"UP\"", STARTUP);
+        registry.awaitGet("/actuator/health", body -> body.contains("\"UP\""), STARTUP);
         registryClient = new RegistryClient(registry.baseUrl(), ADMIN_TOKEN);
         ArtifactDirectory.Description bf16 = new ArtifactDirectory.Description("kjv-demo", Backend.CPU, null,
                 Quantization.NONE, "any", 1, "admin-server-test");
@@ -117,7 +117,7 @@ class FleetDashboardBrowserTest {
         registryClient.promote("kjv-demo", null);
         registryClient.startCanary("kjv-demo", v2, 10, null);
 
-        inference.awaitReady("/actuator/health/readiness", "\"UP\"", STARTUP);
+        inference.awaitGet("/actuator/health/readiness", body -> body.contains("\"UP\""), STARTUP);
         // One real request, so the request and token counters have something to show.
         chat(inference.baseUrl(), "In the beginning");
         chromium = chromiumStart.join();

@@ -2,6 +2,7 @@ package dev.llmplatform.deploy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.llmplatform.testsupport.ServiceProcess;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -217,7 +218,7 @@ class CanaryRolloutEndToEndTest {
     /** The instance's own count of chat completions by outcome (llm_requests_total{endpoint="chat_completions"}). */
     private static Map<String, Double> servedChats(ServiceProcess instance) {
         HttpResponse<String> r = instance.get("/actuator/prometheus");
-        assertThat(r).as("%s answers /actuator/prometheus", instance.name).isNotNull();
+        assertThat(r).as("%s answers /actuator/prometheus", instance.name()).isNotNull();
         Map<String, Double> byOutcome = new java.util.TreeMap<>();
         Matcher m = CHAT_REQUESTS.matcher(r.body());
         while (m.find()) {

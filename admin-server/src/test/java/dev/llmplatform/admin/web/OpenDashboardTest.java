@@ -3,7 +3,7 @@ package dev.llmplatform.admin.web;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.llmplatform.admin.AdminServerApplication;
-import dev.llmplatform.admin.support.FreePorts;
+import dev.llmplatform.testsupport.ServiceProcess;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -27,7 +27,7 @@ class OpenDashboardTest {
 
     @BeforeAll
     static void start() {
-        missingRegistryPort = FreePorts.next();
+        missingRegistryPort = ServiceProcess.freePort();
         admin = new SpringApplicationBuilder(AdminServerApplication.class).run(
                 "--server.port=0",
                 "--spring.boot.admin.discovery.enabled=false",

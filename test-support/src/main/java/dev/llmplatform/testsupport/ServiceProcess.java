@@ -1,4 +1,4 @@
-package dev.llmplatform.deploy;
+package dev.llmplatform.testsupport;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -17,14 +17,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 /**
- * One of the platform's services running as a separate JVM on loopback: started from its executable jar, its output
- * in a log file, stopped (gracefully, then forcibly) on close.
+ * One of the platform's services running as a separate JVM on loopback, the way it is deployed: started from its
+ * executable jar, its output in a log file (whose tail every failure quotes), stopped (gracefully, then forcibly) on
+ * close. The services' tests (gateway, admin-server, deploy-checks) run their fleets with it.
  */
-final class ServiceProcess implements AutoCloseable {
+public final class ServiceProcess implements AutoCloseable {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
-    final String name;
-    final int port;
+    private final String name;
+    private final int port;
     private final Path log;
     private final Process process;
 
@@ -35,9 +36,16 @@ final class ServiceProcess implements AutoCloseable {
         this.process = process;
     }
 
-    /** Starts {@code java jvmArgs -jar jar --server.port=PORT args} in {@code workDir}. */
-    static ServiceProcess start(String name, int port, Path jar, List<String> jvmArgs, List<String> args,
-                                Map<String, String> env, Path workDir) {
+    /**
+     * Starts {@code java jvmArgs -jar jar --server.port=PORT args} in {@code workDir}, with {@code env} added to the
+     * environment; the log is {@code workDir/NAME.log}.
+     */
+    public static ServiceProcess start(String name, int port, Path jar, List<String> jvmArgs, List<String> args,
+                                       Map<String, String> env, Path workDir) {
+        if (!Files.isRegularFile(jar)) {
+            throw new IllegalStateException(jar + " is missing (maven-dependency-plugin copies the services' jars "
+                    + "before the tests run)");
+        }
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(jvmArgs);
@@ -57,7 +65,21 @@ final class ServiceProcess implements AutoCloseable {
         }
     }
 
-    static int freePort() {
+    public String name() {
+        return name;
+    }
+
+    public int port() {
+        return port;
+    }
+
+    /** http://127.0.0.1:PORT */
+    public URI baseUrl() {
+        return url("");
+    }
+
+    /** A port nothing listens on at the moment of the call. */
+    public static int freePort() {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         } catch (IOException e) {
@@ -65,16 +87,16 @@ final class ServiceProcess implements AutoCloseable {
         }
     }
 
-    URI url(String path) {
+    public URI url(String path) {
         return url(port, path);
     }
 
-    static URI url(int port, String path) {
+    public static URI url(int port, String path) {
         return URI.create("http://127.0.0.1:" + port + path);
     }
 
     /** GETs the path; null when the service does not answer (yet). */
-    HttpResponse<String> get(String path) {
+    public HttpResponse<String> get(String path) {
         try {
             return HTTP.send(HttpRequest.newBuilder(url(path)).timeout(Duration.ofSeconds(5)).GET().build(),
                     HttpResponse.BodyHandlers.ofString());
@@ -87,7 +109,7 @@ final class ServiceProcess implements AutoCloseable {
     }
 
     /** Waits until GET path answers 200 with a body the condition accepts; fails with the log's tail otherwise. */
-    void awaitGet(String path, Predicate<String> condition, Duration timeout) {
+    public void awaitGet(String path, Predicate<String> condition, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         String last = "no answer";
         while (System.nanoTime() < deadline) {
@@ -107,7 +129,7 @@ final class ServiceProcess implements AutoCloseable {
                 + "); its log ends with:\n" + logTail());
     }
 
-    String logTail() {
+    public String logTail() {
         try {
             List<String> lines = Files.readAllLines(log);
             return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
@@ -116,7 +138,7 @@ final class ServiceProcess implements AutoCloseable {
         }
     }
 
-    static void sleep(long millis) {
+    private static void sleep(long millis) {
         try {
             Thread.sleep(millis);
         } catch (InterruptedException e) {
