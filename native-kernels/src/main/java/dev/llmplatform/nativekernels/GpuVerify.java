@@ -128,9 +128,14 @@ public final class GpuVerify {
         for (int i = 0; i < a.length; i++) {
             s[i] = CpuTwins.floatToBf16(a[i]);
         }
-        long d = Cuda.malloc(2L * a.length);
+        return upShorts(s);
+    }
+
+    /** 16-bit values (bf16 or f16 bit patterns) into fresh device memory. */
+    private static long upShorts(short[] s) {
+        long d = Cuda.malloc(2L * s.length);
         try (ShortPointer p = new ShortPointer(s)) {
-            Cuda.copyToDevice(d, p.address(), 2L * a.length, stream);
+            Cuda.copyToDevice(d, p.address(), 2L * s.length, stream);
             Cuda.sync(stream);
         }
         return d;
@@ -351,12 +356,7 @@ public final class GpuVerify {
         for (int i = 0; i < a.length; i++) {
             s[i] = Float.floatToFloat16(a[i]);
         }
-        long d = Cuda.malloc(2L * a.length);
-        try (ShortPointer p = new ShortPointer(s)) {
-            Cuda.copyToDevice(d, p.address(), 2L * a.length, stream);
-            Cuda.sync(stream);
-        }
-        return d;
+        return upShorts(s);
     }
 
     static void attentionCase(int hd, int window, int outType, int kvType) {
