@@ -501,3 +501,8 @@ extern "C" __global__ void pick_rows(const float* logits, const int* ids, float*
     int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r < rows) out[r] = logits[(long long) r * vocab + ids[r]];
 }
+
+// Kernels kept in files of their own, compiled into this same fatbin (one module, loaded once):
+#include "attention_prefill.cuh"   // flash-style causal prefill attention over the paged cache (tensor cores)
+#include "sampling.cuh"            // temperature / top-k / top-p sampling with a seed, on the GPU
+#include "allreduce.cuh"           // one-shot all-reduce over peer (NVLink) memory for tensor-parallel ranks

@@ -5,6 +5,8 @@ import static org.bytedeco.cuda.global.cudart.*;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.util.HashMap;
+import java.util.Map;
 import org.bytedeco.cuda.cudart.CUfunc_st;
 import org.bytedeco.cuda.cudart.CUmod_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
@@ -41,6 +43,8 @@ public final class KernelModule implements AutoCloseable {
     private final PointerPointer<?> params = new PointerPointer<>(MAX_ARGS);
     private final CUstream_st stream;
     private int argc;
+    /** Kernels looked up by name for {@link #call} (the ones outside the typed launchers below). */
+    private final Map<String, CUfunc_st> byName = new HashMap<>();
 
     /** The fatbin's bytes, from the class path. */
     public static byte[] fatbin() {
@@ -86,6 +90,47 @@ public final class KernelModule implements AutoCloseable {
 
     public CUstream_st stream() {
         return stream;
+    }
+
+    /**
+     * A launch of any kernel of the fatbin by its name, for the launchers that live beside their callers (attention
+     * variants, sampling, collectives): {@code k.call("name").p(ptr).i(n).f(x).launch(gx, gy, block, sharedBytes)}.
+     * Arguments in the kernel's order; one call at a time per module, as every launch here.
+     */
+    Call call(String kernel) {
+        CUfunc_st f = byName.computeIfAbsent(kernel, this::fn);
+        argc = 0;
+        return new Call(f, kernel);
+    }
+
+    /** One launch being assembled (see {@link #call}). */
+    final class Call {
+        private final CUfunc_st fn;
+        private final String name;
+
+        private Call(CUfunc_st fn, String name) {
+            this.fn = fn;
+            this.name = name;
+        }
+
+        Call p(long v) {
+            KernelModule.this.p(v);
+            return this;
+        }
+
+        Call i(int v) {
+            KernelModule.this.i(v);
+            return this;
+        }
+
+        Call f(float v) {
+            KernelModule.this.f(v);
+            return this;
+        }
+
+        void launch(int gx, int gy, int block, int sharedBytes) {
+            KernelModule.this.launch(fn, name, gx, gy, block, sharedBytes);
+        }
     }
 
     private KernelModule p(long v) {

@@ -1,0 +1,2 @@
+// allreduce: see kernels.cu for the conventions. (being written)
+#pragma once

@@ -1,0 +1,2 @@
+// attention_prefill: see kernels.cu for the conventions. (being written)
+#pragma once

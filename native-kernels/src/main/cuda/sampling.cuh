@@ -1,0 +1,2 @@
+// sampling: see kernels.cu for the conventions. (being written)
+#pragma once
