@@ -12,6 +12,7 @@ import dev.llmplatform.engine.parallel.TensorParallel;
 import java.lang.foreign.Arena;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * A Llama-family model split over GPU ranks (tensor parallelism, Megatron's split as the engine's
@@ -130,6 +131,14 @@ public final class GpuTensorParallelModel implements ModelRunner {
     /** The devices of the ranks, in rank order. */
     public int[] devices() {
         return devices.clone();
+    }
+
+    /**
+     * Why the model cannot run another step (a rank failed and its all-reduce group was aborted for good: reload the
+     * model), or empty while it can. A serving instance reports itself down on this.
+     */
+    public Optional<String> unusableReason() {
+        return Optional.ofNullable(group.unusableReason());
     }
 
     /** The all-reduce in use, in words. */

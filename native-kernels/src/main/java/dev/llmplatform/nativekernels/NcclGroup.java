@@ -123,6 +123,11 @@ final class NcclGroup implements ReduceGroup {
     }
 
     @Override
+    public String unusableReason() {
+        return aborted ? "the NCCL communicators were aborted after a rank failed; reload the model" : null;
+    }
+
+    @Override
     public void beginStep() {
         if (aborted) {
             throw new IllegalStateException("the NCCL communicators were aborted after a rank failed; reload the model");

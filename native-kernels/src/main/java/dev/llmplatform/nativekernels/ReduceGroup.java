@@ -36,6 +36,11 @@ interface ReduceGroup extends AutoCloseable {
      */
     void abort();
 
+    /** Why the group cannot run another step (a failed rank aborted it for good), or null while it can. */
+    default String unusableReason() {
+        return null;
+    }
+
     /** Re-arms the group before a step, when a failed step leaves it usable; throws when it cannot be used again. */
     void beginStep();
 
