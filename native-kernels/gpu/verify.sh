@@ -12,11 +12,13 @@
 #   bench     GpuBench on random-weight checkpoints of $SHAPES ("llama-1b llama-7b"), written to /tmp if absent:
 #             decode at $BATCHES ("1 8 64 256"), prompt 128 + 128 new tokens, energy, prefill 2048, GEMMs
 #   serving   128 requests through the runtime, in-flight vs static batching (llama-1b)
-#   tp        tensor parallelism: the fixtures and kjv-demo at TP=2 on GPU 0 twice (copy+add) and on GPUs 0,1 (NCCL)
-#             against TP=1 and transformers, the runtime on the split model, a failing rank; then TpBench on
-#             $TP_SHAPES (default "llama-1b"): decode at $TP_BATCHES ("1 64"), TP=1 vs TP=2, the all-reduce's share
-#             of a step, NCCL's bus bandwidth ($TP_SHAPES="" skips it). Needs two GPUs (not in the default set)
-#             and libnccl.so.2 (found under / if not on LD_LIBRARY_PATH).
+#   tp        tensor parallelism: the fixtures and kjv-demo at TP=2 on GPU 0 twice (copy+add) and on GPUs 0,1 (NCCL,
+#             and the one-shot peer all-reduce, which is first checked alone bit for bit) against TP=1 and
+#             transformers, the runtime on the split model, a failing rank; then TpBench on $TP_SHAPES (default
+#             "llama-1b"; llama-70b is built from one random layer): decode at $TP_BATCHES ("1 64"), TP=1 vs TP=$TP_SIZES
+#             ("2") with each all-reduce, the all-reduce's share of a step, its bus bandwidth, the bandwidth floor
+#             ($TP_SHAPES="" skips it). Needs two GPUs (not in the default set) and libnccl.so.2 (found under / if
+#             not on LD_LIBRARY_PATH).
 #   peer      gpu/peer.py: transformers generate() with a static cache (compiled), $PEER_BATCHES ("1 64") for each
 #             of $PEER_SHAPES (default $SHAPES)
 #   compare   gpu/compare.py: ours beside the peer's, with ratios

@@ -171,9 +171,4 @@ final class CopyAddGroup implements ReduceGroup {
     }
 
     /** A rank stopped because another one failed (the other's exception is the one to report). */
-    static final class PeerFailedException extends RuntimeException {
-        PeerFailedException() {
-            super("stopped: another rank of the tensor-parallel group failed");
-        }
-    }
 }

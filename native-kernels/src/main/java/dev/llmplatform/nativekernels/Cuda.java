@@ -2,6 +2,9 @@ package dev.llmplatform.nativekernels;
 
 import static org.bytedeco.cuda.global.cudart.*;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import org.bytedeco.cuda.cudart.CUevent_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.Pointer;
@@ -148,6 +151,31 @@ public final class Cuda {
                 check(rc, "cudaDeviceEnablePeerAccess(" + peer + ")");
             }
         }
+    }
+
+    /** Whether {@code device} can load and store {@code peer}'s memory directly. */
+    public static boolean canAccessPeer(int device, int peer) {
+        int[] can = new int[1];
+        check(cudaDeviceCanAccessPeer(can, device, peer), "cudaDeviceCanAccessPeer(" + device + ", " + peer + ")");
+        return can[0] != 0;
+    }
+
+    /** A volatile store of an int into host memory (pinned memory that kernels poll). */
+    public static void writeHostInt(long host, int value) {
+        INT_HANDLE.setVolatile(MemorySegment.ofAddress(host).reinterpret(4), 0L, value);
+    }
+
+    private static final VarHandle INT_HANDLE = ValueLayout.JAVA_INT.varHandle();
+
+    /** Zeroes device memory of the current device and waits for it. */
+    public static void memsetSync(long dst, long bytes) {
+        check(cudaMemset(new Addr(dst), 0, bytes), "cudaMemset");
+        check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    }
+
+    /** Copies host memory to the device and waits for it. */
+    public static void copyToDeviceSync(long dst, long hostSrc, long bytes) {
+        check(cudaMemcpy(new Addr(dst), new Addr(hostSrc), bytes, cudaMemcpyHostToDevice), "cudaMemcpy H2D");
     }
 
     /** An event for ordering streams (no timing). */

@@ -561,6 +561,11 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
         return stream;
     }
 
+    /** This rank's kernels (bound to {@link #stream()}). */
+    KernelModule kernels() {
+        return k;
+    }
+
     /** The CUDA device this runner computes on. */
     int device() {
         return device;

@@ -60,17 +60,23 @@ final class GpuRankThreads implements AutoCloseable {
                     throw new CompletionException(e);
                 }
             }, executors[r]);
-            f.whenComplete((v, e) -> {
+            // The futures waited for below are the callbacks' own, so a call never returns before every abort it
+            // triggers has run (a late abort would break the next step). Only the first failure aborts: the
+            // others are its consequences.
+            futures.add(f.whenComplete((v, e) -> {
                 if (e != null) {
+                    boolean first;
                     synchronized (lock) {
-                        if (failedAt[0] == 0) {
+                        first = failedAt[0] == 0;
+                        if (first) {
                             failedAt[0] = System.nanoTime();
                         }
                     }
-                    abort.run();
+                    if (first) {
+                        abort.run();
+                    }
                 }
-            });
-            futures.add(f);
+            }));
         }
         CompletableFuture<Void> all = CompletableFuture.allOf(futures.toArray(new CompletableFuture[0]));
         while (true) {
@@ -126,7 +132,7 @@ final class GpuRankThreads implements AutoCloseable {
                 while (t instanceof CompletionException && t.getCause() != null) {
                     t = t.getCause();
                 }
-                if (first == null || (first instanceof CopyAddGroup.PeerFailedException && !(t instanceof CopyAddGroup.PeerFailedException))) {
+                if (first == null || (first instanceof PeerFailedException && !(t instanceof PeerFailedException))) {
                     first = t;
                 }
             }

@@ -9,6 +9,8 @@ import dev.llmplatform.engine.cpu.KvBlockPool;
 import dev.llmplatform.engine.cpu.KvCache;
 import dev.llmplatform.engine.parallel.ShardPlan;
 import dev.llmplatform.engine.parallel.TensorParallel;
+import dev.llmplatform.engine.runtime.EnergyMeter;
+import dev.llmplatform.engine.runtime.EnergyMetered;
 import java.lang.foreign.Arena;
 import java.util.Arrays;
 import java.util.List;
@@ -39,12 +41,17 @@ import java.util.Optional;
  *
  * <p>Not thread-safe: one step at a time, as the runtime calls it.
  */
-public final class GpuTensorParallelModel implements ModelRunner {
+public final class GpuTensorParallelModel implements ModelRunner, EnergyMetered {
 
     /** How ranks sum their partial results. */
     public enum AllReduce {
         /** NCCL, one device per rank. */
         NCCL,
+        /**
+         * A one-shot kernel over peer memory for messages up to 1 MB (decode steps at small batches), NCCL above;
+         * one device per rank, peer access between all of them ({@link PeerAllReduceGroup}).
+         */
+        PEER,
         /** Device copies and an add kernel; ranks may share a device. */
         COPY_ADD
     }
@@ -58,6 +65,7 @@ public final class GpuTensorParallelModel implements ModelRunner {
     private final GpuLlamaModel[] ranks;
     private final int[][] rankIds;
     private final float[][] rankValues;
+    private Optional<EnergyMeter> energyMeter;
 
     private GpuTensorParallelModel(String name, TransformerSpec spec, ShardPlan plan, int[] devices, GpuRankThreads threads,
                                    ReduceGroup group, GpuLlamaModel[] ranks) {
@@ -83,27 +91,44 @@ public final class GpuTensorParallelModel implements ModelRunner {
         GpuLlamaModel.requireLlamaFamily(spec, full.name());
         ShardPlan plan = ShardPlan.of(spec, devices.length, full.name());
         int n = devices.length;
+        try (Arena arena = Arena.ofShared()) {
+            ModelWeights[] shards = TensorParallel.shardWeights(full.weights(), plan, arena);
+            ModelWeights w = full.weights();
+            ModelWeights[] rankWeights = new ModelWeights[n];
+            for (int r = 0; r < n; r++) {
+                ModelWeights s = shards[r];
+                // The embedding stays whole on every rank (see the class comment).
+                rankWeights[r] = new ModelWeights(w.tokenEmbedding(), s.positionEmbedding(), s.embeddingNormWeight(),
+                        s.embeddingNormBias(), s.layers(), s.finalNormWeight(), s.finalNormBias(), s.lmHead(), s.lmHeadBias());
+            }
+            return loadShards(full.name(), spec, plan, rankWeights, devices, precision, reduce);
+        }
+    }
+
+    /**
+     * Uploads ready-cut rank weights ({@code rankWeights[r]}: rank r's shard as {@link TensorParallel#shardWeights}
+     * cuts it, with the whole embedding) to {@code devices[r]}. {@link #load} is the way in from a checkpoint; the
+     * benchmark comes here with shards it assembled itself (a shape too big to write as a random checkpoint).
+     */
+    static GpuTensorParallelModel loadShards(String name, TransformerSpec spec, ShardPlan plan, ModelWeights[] rankWeights,
+                                             int[] devices, GpuLlamaModel.Precision precision, AllReduce reduce) {
+        int n = devices.length;
         int visible = Cuda.deviceCount();
         for (int d : devices) {
             if (d < 0 || d >= visible) {
                 throw new IllegalArgumentException("device " + d + " does not exist: " + visible + " GPU(s) visible");
             }
         }
-        ReduceGroup group = reduce == AllReduce.NCCL ? new NcclGroup(devices) : new CopyAddGroup(devices);
+        ReduceGroup group = switch (reduce) {
+            case NCCL -> new NcclGroup(devices);
+            case PEER -> new PeerAllReduceGroup(devices, PeerAllReduceGroup.DEFAULT_LIMIT_BYTES);
+            case COPY_ADD -> new CopyAddGroup(devices);
+        };
         GpuRankThreads threads = new GpuRankThreads(n);
-        try (Arena arena = Arena.ofShared()) {
-            ModelWeights[] shards = TensorParallel.shardWeights(full.weights(), plan, arena);
-            ModelWeights w = full.weights();
-            List<GpuLlamaModel> loaded = threads.call(r -> {
-                ModelWeights s = shards[r];
-                // The embedding stays whole on every rank (see the class comment).
-                ModelWeights rankWeights = new ModelWeights(w.tokenEmbedding(), s.positionEmbedding(), s.embeddingNormWeight(),
-                        s.embeddingNormBias(), s.layers(), s.finalNormWeight(), s.finalNormBias(), s.lmHead(), s.lmHeadBias());
-                return new GpuLlamaModel(full.name(), plan.rankSpec(spec, r), rankWeights, precision,
-                        new GpuLlamaModel.Shard(devices[r], spec.kvDim(), group.rank(r)));
-            }, group::abort);
-            return new GpuTensorParallelModel(full.name(), spec, plan, devices.clone(), threads, group,
-                    loaded.toArray(new GpuLlamaModel[0]));
+        try {
+            List<GpuLlamaModel> loaded = threads.call(r -> new GpuLlamaModel(name, plan.rankSpec(spec, r), rankWeights[r], precision,
+                    new GpuLlamaModel.Shard(devices[r], spec.kvDim(), group.rank(r))), group::abort);
+            return new GpuTensorParallelModel(name, spec, plan, devices.clone(), threads, group, loaded.toArray(new GpuLlamaModel[0]));
         } catch (RuntimeException | Error e) {
             threads.close();
             group.close();
@@ -131,6 +156,21 @@ public final class GpuTensorParallelModel implements ModelRunner {
     /** The devices of the ranks, in rank order. */
     public int[] devices() {
         return devices.clone();
+    }
+
+    /**
+     * The energy of all the ranks' GPUs together (NVML's counters summed), so the runtime charges each step's joules
+     * over every GPU it ran on; empty when any of them has no counter (a partial sum would understate the cost).
+     */
+    @Override
+    public Optional<EnergyMeter> energyMeter() {
+        if (energyMeter == null) {
+            List<Optional<EnergyMeter>> meters = Arrays.stream(ranks).map(GpuLlamaModel::energyMeter).toList();
+            energyMeter = meters.stream().allMatch(Optional::isPresent)
+                    ? Optional.of(new SummedEnergyMeter(meters.stream().map(Optional::get).toList()))
+                    : Optional.empty();
+        }
+        return energyMeter;
     }
 
     /**
@@ -268,12 +308,10 @@ public final class GpuTensorParallelModel implements ModelRunner {
 
     /**
      * Benchmark: {@code iterations} all-reduces of {@code floats} floats on every rank's stream, back to back (after
-     * a warm-up); the seconds per all-reduce.
+     * a warm-up), through the model's group (for {@link AllReduce#PEER}: the one-shot kernel up to its limit); the
+     * seconds per all-reduce.
      */
     double timeAllReduce(long floats, int iterations) {
-        if (!(group instanceof NcclGroup)) {
-            throw new IllegalStateException("timeAllReduce measures NCCL; this group is " + group.describe());
-        }
         List<Long> bufs = threads.call(r -> {
             long b = Cuda.malloc(4 * floats);
             Cuda.memset(b, 4 * floats, ranks[r].stream());
@@ -285,7 +323,7 @@ public final class GpuTensorParallelModel implements ModelRunner {
                 long t0 = System.nanoTime();
                 threads.call(r -> {
                     ReduceGroup.Rank ar = group.rank(r);
-                    ar.bind(ranks[r].stream(), null);
+                    ar.bind(ranks[r].stream(), ranks[r].kernels());
                     ar.reserve(floats);
                     for (int i = 0; i < its; i++) {
                         ar.sum(bufs.get(r), floats);

@@ -83,7 +83,7 @@ final class NcclGroup implements ReduceGroup {
             @Override
             public void sum(long buf, long floats) {
                 if (aborted) {
-                    throw new IllegalStateException("the NCCL communicators were aborted after a rank failed; reload the model");
+                    throw new PeerFailedException();
                 }
                 check(ncclAllReduce(new Cuda.Addr(buf), new Cuda.Addr(buf), floats, ncclFloat32, ncclSum, comms[r], stream),
                         "ncclAllReduce (rank " + r + ", " + floats + " floats)");

@@ -3,36 +3,52 @@ package dev.llmplatform.nativekernels;
 import dev.llmplatform.engine.arch.Architectures;
 import dev.llmplatform.engine.arch.Batch;
 import dev.llmplatform.engine.arch.DecoderModel;
+import dev.llmplatform.engine.arch.LayerWeights;
 import dev.llmplatform.engine.arch.ModelRunner;
+import dev.llmplatform.engine.arch.ModelWeights;
+import dev.llmplatform.engine.arch.TransformerSpec;
 import dev.llmplatform.engine.cpu.KvBlockPool;
 import dev.llmplatform.engine.cpu.KvCache;
 import dev.llmplatform.engine.cpu.WorkerPool;
 import dev.llmplatform.engine.model.DType;
 import dev.llmplatform.engine.model.ModelShape;
 import dev.llmplatform.engine.model.RandomCheckpoint;
+import dev.llmplatform.engine.parallel.ShardPlan;
+import dev.llmplatform.engine.parallel.TensorParallel;
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Random;
+import org.bytedeco.cuda.cudart.CUstream_st;
 
 /**
- * Tensor-parallel decode speed on a random-weight checkpoint of a real model's shape, TP=1 and TP=2 side by side in
- * one run:
+ * Tensor-parallel decode speed on random-weight checkpoints of real models' shapes, in one run:
  * <pre>
- *   TpBench SHAPE DIR [BATCH...]     e.g. TpBench llama-1b /tmp/llama-1b-bf16 1 64
+ *   TpBench SHAPE DIR [BATCH...]     e.g. TpBench llama-7b /tmp/llama-7b-bf16 1 64
  * </pre>
  * For each batch: prompt 128 (prefilled, not timed) then 127 greedy decode steps, after a warm-up, repeated until
- * {@link #MIN_SECONDS}; decode tokens/s at TP=1 (one GPU, CUDA graphs), at TP=2 over GPUs 0 and 1 through NCCL with
- * CUDA graphs and without, and at TP=2 with the all-reduces left out (wrong results, same kernels otherwise): the
- * difference of the two step times is the all-reduces' share of a step. Then NCCL's all-reduce alone on the step's
- * message ([batch][hidden] f32): time and bus bandwidth (2 (n-1)/n x bytes / time, as nccl-tests reports it).
+ * {@link #MIN_SECONDS}. At TP=1 (one GPU, CUDA graphs) when the model fits one GPU, then for each TP size of
+ * {@code $TP_SIZES} (default 2; at most the GPUs visible): with the one-shot peer all-reduce (small messages; NCCL
+ * above 1 MB) and with NCCL alone, graphs on; NCCL without graphs; and with the all-reduces left out (wrong results,
+ * same kernels otherwise): the difference of the step times is the all-reduces' share of a step. Then each
+ * all-reduce alone on the step's message ([batch][hidden] f32): time and bus bandwidth (2 (n-1)/n x bytes / time,
+ * as nccl-tests reports it).
+ *
+ * <p>A shape over {@link #WHOLE_CHECKPOINT_LIMIT_BYTES} (Llama-2-70B: 138 GB in bf16, more than the GPU machine's disk
+ * and than one GPU) is built from a random checkpoint of ONE of its layers: every rank's shard of that layer is
+ * uploaded once per layer of the shape, into memory of its own, so the GPUs hold and read every byte that the real
+ * model would (the values repeat, which changes no timing). Its floor: weight bytes each rank reads per token
+ * (its layers and LM-head slice) over the device's memory bandwidth, measured in the same run by a device-to-device
+ * copy ((read + write) bytes / time).
  * JSON lines to {@code $BENCH_JSON}.
  */
 public final class TpBench {
     static final int PROMPT = 128, NEW_TOKENS = 128;
     static final double MIN_SECONDS = 1.5;
+    static final long WHOLE_CHECKPOINT_LIMIT_BYTES = 40L << 30;
     private final Random random = new Random(7);
     private final String shape;
     private final Path json;
@@ -47,55 +63,155 @@ public final class TpBench {
             System.out.println("FAIL TpBench needs two GPUs: " + (Cuda.available() ? Cuda.deviceCount() + " visible" : Cuda.unavailableReason()));
             System.exit(1);
         }
-        String shape = args[0];
+        String shapeName = args[0];
         Path dir = Path.of(args[1]);
         int[] batches = args.length > 2 ? Arrays.stream(args, 2, args.length).mapToInt(Integer::parseInt).toArray() : new int[] {1, 64};
+        int[] sizes = Arrays.stream(System.getenv().getOrDefault("TP_SIZES", "2").trim().split("\\s+")).mapToInt(Integer::parseInt)
+                .filter(n -> n <= Cuda.deviceCount()).toArray();
+        ModelShape shape = ModelShape.named(shapeName);
+        boolean repeated = 2L * shape.parameterCount() > WHOLE_CHECKPOINT_LIMIT_BYTES;
+        ModelShape written = repeated ? shape.withLayers(1) : shape;
         if (!Files.exists(dir.resolve("config.json"))) {
             long t0 = System.nanoTime();
-            RandomCheckpoint.write(ModelShape.named(shape), DType.BF16, 1, dir);
-            System.out.printf("wrote a random %s bf16 checkpoint in %.1f s%n", shape, (System.nanoTime() - t0) / 1e9);
+            RandomCheckpoint.write(written, DType.BF16, 1, dir);
+            System.out.printf("wrote a random %s bf16 checkpoint (%d layer(s)) in %.1f s%n", shapeName, written.layers(),
+                    (System.nanoTime() - t0) / 1e9);
         }
         Cuda.init(0);
-        System.out.println("devices: " + Cuda.deviceName(0) + " | " + Cuda.deviceName(1));
-        TpBench b = new TpBench(shape, Path.of(System.getenv().getOrDefault("BENCH_JSON", "/tmp/bench-ours.jsonl")));
+        StringBuilder names = new StringBuilder();
+        for (int d = 0; d < Cuda.deviceCount(); d++) {
+            names.append(d == 0 ? "" : " | ").append(Cuda.deviceName(d));
+        }
+        System.out.println("devices: " + names);
+        double bandwidth = deviceBandwidth();
+        System.out.printf(Locale.ROOT, "device-to-device copy on GPU 0: %.0f GB/s (read + write)%n", bandwidth / 1e9);
+        TpBench b = new TpBench(shapeName, Path.of(System.getenv().getOrDefault("BENCH_JSON", "/tmp/bench-ours.jsonl")));
         try (WorkerPool pool = new WorkerPool(2); DecoderModel cpu = Architectures.load(dir, pool)) {
             double[] one = new double[batches.length];
-            try (GpuLlamaModel gpu = new GpuLlamaModel(cpu, GpuLlamaModel.Precision.AS_STORED)) {
-                System.out.printf("TP=1: %.2f GB of weights on GPU 0%n", gpu.weightBytes() / 1e9);
-                for (int i = 0; i < batches.length; i++) {
-                    one[i] = b.decode(gpu, batches[i], "tp1-graphs");
+            if (!repeated) {
+                try (GpuLlamaModel gpu = new GpuLlamaModel(cpu, GpuLlamaModel.Precision.AS_STORED)) {
+                    System.out.printf("TP=1: %.2f GB of weights on GPU 0%n", gpu.weightBytes() / 1e9);
+                    for (int i = 0; i < batches.length; i++) {
+                        one[i] = b.decode(gpu, batches[i], "tp1-graphs");
+                    }
                 }
             }
+            for (int n : sizes) {
+                int[] devices = java.util.stream.IntStream.range(0, n).toArray();
+                for (GpuTensorParallelModel.AllReduce reduce : new GpuTensorParallelModel.AllReduce[] {
+                        GpuTensorParallelModel.AllReduce.PEER, GpuTensorParallelModel.AllReduce.NCCL}) {
+                    long t0 = System.nanoTime();
+                    try (GpuTensorParallelModel tp = repeated ? loadRepeated(cpu, shape.layers(), devices, reduce)
+                            : GpuTensorParallelModel.load(cpu, devices, GpuLlamaModel.Precision.AS_STORED, reduce)) {
+                        System.out.printf("TP=%d: split and loaded in %.1f s, %.2f GB of weights per GPU, %s%n", n, (System.nanoTime() - t0) / 1e9,
+                                tp.weightBytesPerRank() / 1e9, tp.allReduceDescription());
+                        b.runTp(tp, n, reduce, batches, one, bandwidth, repeated);
+                    }
+                }
+            }
+        }
+    }
+
+    private void runTp(GpuTensorParallelModel tp, int n, GpuTensorParallelModel.AllReduce reduce, int[] batches, double[] one,
+                       double bandwidth, boolean noTp1) throws Exception {
+        String tag = "tp" + n + "-" + reduce.name().toLowerCase(Locale.ROOT);
+        int layers = tp.spec().layers(), hidden = tp.spec().hidden();
+        // Bytes a rank reads per decode token: its weights but the embedding (only the batch's rows are gathered).
+        long embeddingBytes = 2L * tp.spec().vocab() * hidden;
+        double bytesPerToken = tp.weightBytesPerRank() - embeddingBytes;
+        for (int i = 0; i < batches.length; i++) {
+            int batch = batches[i];
+            double graphs = decode(tp, batch, tag + "-graphs");
+            double eager = -1, without = -1;
+            if (reduce == GpuTensorParallelModel.AllReduce.NCCL) {
+                eager = decode(tp.setCudaGraphs(false), batch, tag + "-no-graphs");
+                tp.setCudaGraphs(true);
+                tp.skipAllReduce(true);
+                without = decode(tp, batch, tag + "-graphs-no-allreduce");
+                tp.skipAllReduce(false);
+            }
+            long floats = (long) batch * hidden;
+            double arSeconds = tp.timeAllReduce(floats, 500);
+            double busGBs = 2.0 * (n - 1) / n * 4 * floats / arSeconds / 1e9;
+            double stepMs = 1e3 * batch / graphs;
+            double aloneShare = 2 * layers * arSeconds * 1e3 / stepMs;
+            // The copy moves (read + write) bytes at `bandwidth`: the rate at which the device's memory serves bytes,
+            // which is what a decode step's weight reads draw on (the README's ~3.0 TB/s floor).
+            double floorTokS = batch * bandwidth / bytesPerToken;
+            StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "TP %-9s %-10s batch %3d  %.0f tok/s, step %.3f ms", shape, tag,
+                    batch, graphs, stepMs));
+            if (!noTp1) {
+                line.append(String.format(Locale.ROOT, ", TP=%d/TP=1 %.2fx", n, graphs / one[i]));
+            }
+            if (eager > 0) {
+                double stepWithoutMs = 1e3 * batch / without;
+                line.append(String.format(Locale.ROOT, " (no graphs %.0f tok/s); without all-reduce %.3f ms: all-reduce %.1f%% of the step",
+                        eager, stepWithoutMs, 100 * (stepMs - stepWithoutMs) / stepMs));
+            }
+            line.append(String.format(Locale.ROOT, "; all-reduce alone: %d x %.1f us = %.1f%% of the step, %d B message, bus %.2f GB/s",
+                    2 * layers, arSeconds * 1e6, 100 * aloneShare, 4 * floats, busGBs));
+            if (batch == 1) {
+                line.append(String.format(Locale.ROOT, "; %.2f GB read per rank per token: floor %.0f tok/s at %.0f GB/s, %.1f%% of it",
+                        bytesPerToken / 1e9, floorTokS, bandwidth / 1e9, 100 * graphs / floorTokS));
+            }
+            System.out.println(line);
+            record("{\"engine\":\"ours\",\"shape\":\"%s\",\"batch\":%d,\"variant\":\"%s-summary\",\"tp\":%d,\"allreduce\":\"%s\","
+                            + "\"tp1_tok_s\":%.1f,\"tp_tok_s\":%.1f,\"tp_no_graphs_tok_s\":%.1f,\"tp_no_allreduce_tok_s\":%.1f,"
+                            + "\"allreduce_us\":%.2f,\"bus_gb_s\":%.3f,\"message_bytes\":%d,\"bytes_per_rank_token\":%.0f,"
+                            + "\"copy_bandwidth_gb_s\":%.1f,\"floor_tok_s\":%.1f}",
+                    shape, batch, tag, n, reduce.name(), noTp1 ? -1 : one[i], graphs, eager, without, arSeconds * 1e6, busGBs, 4 * floats,
+                    bytesPerToken, bandwidth / 1e9, floorTokS);
+        }
+    }
+
+    /**
+     * The shape's {@code layers} layers over {@code devices}, each rank's layers all cut from the checkpoint's one
+     * layer (see the class comment).
+     */
+    private static GpuTensorParallelModel loadRepeated(DecoderModel oneLayer, int layers, int[] devices,
+                                                       GpuTensorParallelModel.AllReduce reduce) {
+        TransformerSpec s1 = oneLayer.spec();
+        float[] scale = null;
+        if (s1.attentionScale() != null) {
+            scale = new float[layers];
+            Arrays.fill(scale, s1.attentionScale()[0]);
+        }
+        TransformerSpec spec = new TransformerSpec(s1.hidden(), layers, s1.heads(), s1.kvHeads(), s1.headDim(), s1.ffn(), s1.vocab(),
+                s1.contextLength(), s1.norm(), s1.rope(), s1.alibiSlopes(), s1.alibiScaledWithScores(), scale, s1.slidingWindow(),
+                s1.clipQkv(), s1.parallelResidual(), s1.residualFromNorm(), s1.gatedMlp(), s1.activation());
+        ShardPlan plan = ShardPlan.of(spec, devices.length, oneLayer.name());
+        try (Arena arena = Arena.ofShared()) {
+            ModelWeights[] shards = TensorParallel.shardWeights(oneLayer.weights(), plan, arena);
+            ModelWeights[] rankWeights = new ModelWeights[devices.length];
+            for (int r = 0; r < devices.length; r++) {
+                ModelWeights w = shards[r];
+                LayerWeights[] repeatedLayers = new LayerWeights[layers];
+                Arrays.fill(repeatedLayers, w.layers()[0]);
+                rankWeights[r] = new ModelWeights(oneLayer.weights().tokenEmbedding(), w.positionEmbedding(), w.embeddingNormWeight(),
+                        w.embeddingNormBias(), repeatedLayers, w.finalNormWeight(), w.finalNormBias(), w.lmHead(), w.lmHeadBias());
+            }
+            return GpuTensorParallelModel.loadShards(oneLayer.name(), spec, plan, rankWeights, devices, GpuLlamaModel.Precision.AS_STORED, reduce);
+        }
+    }
+
+    /** GPU 0's device-to-device copy bandwidth, (read + write) bytes per second, over 1 GiB copies. */
+    private static double deviceBandwidth() {
+        long bytes = 1L << 30;
+        CUstream_st stream = Cuda.newStream();
+        long a = Cuda.malloc(bytes), c = Cuda.malloc(bytes);
+        try {
+            Cuda.copyDevice(c, a, bytes, stream);
+            Cuda.sync(stream);
+            int reps = 20;
             long t0 = System.nanoTime();
-            try (GpuTensorParallelModel tp = GpuTensorParallelModel.load(cpu, new int[] {0, 1}, GpuLlamaModel.Precision.AS_STORED,
-                    GpuTensorParallelModel.AllReduce.NCCL)) {
-                System.out.printf("TP=2: split and loaded in %.1f s, %.2f GB of weights per GPU, %s%n", (System.nanoTime() - t0) / 1e9,
-                        tp.weightBytesPerRank() / 1e9, tp.allReduceDescription());
-                int layers = cpu.spec().layers(), hidden = cpu.spec().hidden();
-                for (int i = 0; i < batches.length; i++) {
-                    int batch = batches[i];
-                    double graphs = b.decode(tp, batch, "tp2-graphs");
-                    double eager = b.decode(tp.setCudaGraphs(false), batch, "tp2-no-graphs");
-                    tp.setCudaGraphs(true);
-                    tp.skipAllReduce(true);
-                    double without = b.decode(tp, batch, "tp2-graphs-no-allreduce");
-                    tp.skipAllReduce(false);
-                    long floats = (long) batch * hidden;
-                    double arSeconds = tp.timeAllReduce(floats, 500);
-                    double busGBs = 2.0 * (2 - 1) / 2 * 4 * floats / arSeconds / 1e9;
-                    double stepMs = 1e3 * batch / graphs, stepWithoutMs = 1e3 * batch / without;
-                    double share = (stepMs - stepWithoutMs) / stepMs;
-                    double aloneShare = 2 * layers * arSeconds * 1e3 / stepMs;
-                    System.out.printf(Locale.ROOT, "TP %-9s batch %3d  TP=2/TP=1 %.2fx (graphs; no graphs %.2fx)  step %.3f ms, without all-reduce %.3f ms:"
-                                    + " all-reduce %.1f%% of the step; NCCL alone: %d x %.1f us = %.1f%% of the step, %d B message, bus %.2f GB/s%n",
-                            shape, batch, graphs / one[i], eager / one[i], stepMs, stepWithoutMs, 100 * share, 2 * layers, arSeconds * 1e6,
-                            100 * aloneShare, 4 * floats, busGBs);
-                    b.record("{\"engine\":\"ours\",\"shape\":\"%s\",\"batch\":%d,\"variant\":\"tp2-summary\",\"tp1_tok_s\":%.1f,"
-                                    + "\"tp2_tok_s\":%.1f,\"tp2_no_graphs_tok_s\":%.1f,\"tp2_no_allreduce_tok_s\":%.1f,\"speedup\":%.3f,"
-                                    + "\"allreduce_share\":%.4f,\"nccl_allreduce_us\":%.2f,\"nccl_bus_gb_s\":%.3f,\"message_bytes\":%d}",
-                            shape, batch, one[i], graphs, eager, without, graphs / one[i], share, arSeconds * 1e6, busGBs, 4 * floats);
-                }
+            for (int i = 0; i < reps; i++) {
+                Cuda.copyDevice(c, a, bytes, stream);
             }
+            Cuda.sync(stream);
+            return 2.0 * bytes * reps / ((System.nanoTime() - t0) / 1e9);
+        } finally {
+            Cuda.free(a);
+            Cuda.free(c);
         }
     }
 

@@ -59,6 +59,6 @@ class GpuRankThreadsTest {
     void aRankArrivingAfterTheAbortDoesNotWait() {
         CopyAddGroup.StepBarrier barrier = new CopyAddGroup.StepBarrier(2);
         barrier.abort();
-        assertThrows(CopyAddGroup.PeerFailedException.class, barrier::await);
+        assertThrows(PeerFailedException.class, barrier::await);
     }
 }

@@ -23,6 +23,9 @@ public record ModelShape(String name, String modelType, int hidden, int layers, 
             new ModelShape("llama-3b", "llama", 3072, 28, 24, 8, 8192, 128256, 131072, 500000, true, false, LLAMA3_SCALING),
             // Llama-2-7B
             new ModelShape("llama-7b", "llama", 4096, 32, 32, 32, 11008, 32000, 4096, 10000, false, false, null),
+            // Llama-2-70B (140 GB in bf16: too big for one 80 GB GPU, and for writing whole as a random checkpoint on
+            // the GPU machines' disks; the tensor-parallel benchmark repeats one random layer, see TpBench)
+            new ModelShape("llama-70b", "llama", 8192, 80, 64, 8, 28672, 32000, 4096, 10000, false, false, null),
             // Llama-3.1-8B
             new ModelShape("llama-8b", "llama", 4096, 32, 32, 8, 14336, 128256, 131072, 500000, false, false, LLAMA3_SCALING),
             // Mistral-7B-v0.3
@@ -38,6 +41,11 @@ public record ModelShape(String name, String modelType, int hidden, int layers, 
         String n = name.toLowerCase(Locale.ROOT);
         return KNOWN.stream().filter(s -> s.name.equals(n)).findFirst().orElseThrow(() -> new IllegalArgumentException(
                 "unknown shape '" + name + "' (known: " + Arrays.toString(KNOWN.stream().map(ModelShape::name).toArray()) + ")"));
+    }
+
+    /** The same shape with {@code n} layers. */
+    public ModelShape withLayers(int n) {
+        return new ModelShape(name, modelType, hidden, n, heads, kvHeads, ffn, vocab, context, ropeTheta, tied, qkvBias, ropeScaling);
     }
 
     public int headDim() {
