@@ -233,4 +233,13 @@ public final class Cuda {
         check(cudaGetDeviceProperties(p, device), "cudaGetDeviceProperties");
         return p.name().getString() + " (sm_" + p.major() + p.minor() + ", " + p.multiProcessorCount() + " SMs)";
     }
+
+    /** The current device's compute capability as major * 10 + minor (90 on an H100). */
+    public static int computeCapability() {
+        int[] device = new int[1], major = new int[1], minor = new int[1];
+        check(cudaGetDevice(device), "cudaGetDevice");
+        check(cudaDeviceGetAttribute(major, cudaDevAttrComputeCapabilityMajor, device[0]), "cudaDeviceGetAttribute(major)");
+        check(cudaDeviceGetAttribute(minor, cudaDevAttrComputeCapabilityMinor, device[0]), "cudaDeviceGetAttribute(minor)");
+        return major[0] * 10 + minor[0];
+    }
 }

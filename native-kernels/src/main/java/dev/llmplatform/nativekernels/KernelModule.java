@@ -8,6 +8,8 @@ import java.io.UncheckedIOException;
 import java.util.HashMap;
 import java.util.Map;
 import org.bytedeco.cuda.cudart.CUfunc_st;
+import org.bytedeco.cuda.cudart.CUlaunchAttribute;
+import org.bytedeco.cuda.cudart.CUlaunchConfig;
 import org.bytedeco.cuda.cudart.CUmod_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.BytePointer;
@@ -25,6 +27,14 @@ public final class KernelModule implements AutoCloseable {
     public static final String RESOURCE = "/dev/llmplatform/nativekernels/kernels.fatbin";
     public static final String[] KERNELS = {"embed_gather", "add_rmsnorm", "bias_rope_qk", "kv_cache_write",
         "paged_attention", "swiglu", "argmax_rows", "convert", "gemv_one", "gemv_small", "add_f32", "pick_rows"};
+
+    /**
+     * The kernels that begin with {@code pdl_begin()} (kernels.cu): only these are launched as programmatic dependents
+     * (see {@link #setProgrammaticLaunch}); any other kernel keeps plain stream order, so one that reads its inputs
+     * before waiting can never be started early by mistake.
+     */
+    static final java.util.Set<String> PDL_KERNELS = java.util.Set.of("embed_gather", "add_rmsnorm", "bias_rope_qk", "kv_cache_write",
+            "paged_attention", "swiglu", "argmax_rows", "gemv_one", "gemv_small", "add_f32", "pick_rows", "allreduce_one_shot");
 
     /** Element type codes the kernels take (outType/dtype arguments). */
     public static final int F32 = 0, BF16 = 1, F16 = 2;
@@ -45,6 +55,11 @@ public final class KernelModule implements AutoCloseable {
     private int argc;
     /** Kernels looked up by name for {@link #call} (the ones outside the typed launchers below). */
     private final Map<String, CUfunc_st> byName = new HashMap<>();
+    /** The functions of {@link #PDL_KERNELS}, by identity. */
+    private final java.util.Set<CUfunc_st> pdlReady = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    private final CUlaunchConfig pdlConfig = new CUlaunchConfig();
+    private final CUlaunchAttribute pdlAttribute = new CUlaunchAttribute();
+    private boolean programmaticLaunch;
 
     /** The fatbin's bytes, from the class path. */
     public static byte[] fatbin() {
@@ -80,12 +95,38 @@ public final class KernelModule implements AutoCloseable {
         for (int i = 0; i < MAX_ARGS; i++) {
             params.put(i, new Cuda.Addr(slots.address() + 8L * i));
         }
+        pdlAttribute.id(CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+        pdlAttribute.value().programmaticStreamSerializationAllowed(1);
+        pdlConfig.hStream(stream).attrs(pdlAttribute).numAttrs(1);
     }
 
     private CUfunc_st fn(String name) {
         CUfunc_st f = new CUfunc_st();
         Cuda.checkDriver(cuModuleGetFunction(f, module, name), "cuModuleGetFunction(" + name + ")");
+        if (PDL_KERNELS.contains(name)) {
+            pdlReady.add(f);
+        }
         return f;
+    }
+
+    /**
+     * Programmatic dependent launch (sm_90 and later): the kernels of {@link #PDL_KERNELS} are launched with
+     * {@code CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION}, so each may be scheduled while the kernel before
+     * it in the stream still runs; it waits in {@code griddepcontrol.wait} for that kernel's completion and memory
+     * before reading anything, and releases its own dependents at once. A decode step is a chain of a few hundred
+     * short kernels, and this overlaps each launch and ramp-up with the previous kernel's tail (also inside CUDA
+     * graphs, which keep the programmatic edges). Off by default; refused below sm_90.
+     */
+    public KernelModule setProgrammaticLaunch(boolean on) {
+        if (on && Cuda.computeCapability() < 90) {
+            throw new IllegalStateException("programmatic dependent launch needs sm_90 or later");
+        }
+        programmaticLaunch = on;
+        return this;
+    }
+
+    public boolean programmaticLaunch() {
+        return programmaticLaunch;
     }
 
     public CUstream_st stream() {
@@ -153,7 +194,13 @@ public final class KernelModule implements AutoCloseable {
     }
 
     private void launch(CUfunc_st fn, String name, int gx, int gy, int block, int sharedBytes) {
-        int rc = cuLaunchKernel(fn, gx, gy, 1, block, 1, 1, sharedBytes, stream, params, (PointerPointer<?>) null);
+        int rc;
+        if (programmaticLaunch && pdlReady.contains(fn)) {
+            pdlConfig.gridDimX(gx).gridDimY(gy).gridDimZ(1).blockDimX(block).blockDimY(1).blockDimZ(1).sharedMemBytes(sharedBytes);
+            rc = cuLaunchKernelEx(pdlConfig, fn, params, (PointerPointer<?>) null);
+        } else {
+            rc = cuLaunchKernel(fn, gx, gy, 1, block, 1, 1, sharedBytes, stream, params, (PointerPointer<?>) null);
+        }
         argc = 0;
         Cuda.checkDriver(rc, "cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + ", block " + block + ")");
     }
@@ -264,5 +311,7 @@ public final class KernelModule implements AutoCloseable {
         cuModuleUnload(module);
         slots.close();
         params.close();
+        pdlConfig.close();
+        pdlAttribute.close();
     }
 }
