@@ -37,6 +37,7 @@ __device__ __forceinline__ int ar_load_acquire(const int* p) {
 extern "C" __global__ void allreduce_one_shot(float* buf, long long n4, const unsigned long long* table, int rank,
                                               int ranks, long long capacity4, int* counters, const int* abortFlag) {
     __shared__ int epoch;
+    pdl_begin();
     if (threadIdx.x == 0) {
         epoch = counters[blockIdx.x] + 1;
         counters[blockIdx.x] = epoch;

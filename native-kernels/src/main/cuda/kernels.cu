@@ -16,6 +16,18 @@
 #include <cuda_fp16.h>
 #include <math.h>
 
+// Programmatic dependent launch (sm_90+, KernelModule.setProgrammaticLaunch): a kernel launched as a programmatic
+// dependent may be scheduled while the kernel before it in the stream still runs. pdl_begin() first waits for that
+// kernel to complete and its memory to be visible (griddepcontrol.wait), so nothing is read early, then lets the next
+// kernel start launching (griddepcontrol.launch_dependents). Launched normally, both are no-ops. Every kernel that
+// KernelModule.PDL_KERNELS names calls it before touching memory the previous kernel may write.
+__device__ __forceinline__ void pdl_begin() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ float load_as_float(const void* p, int dtype, long long i) {
     if (dtype == 1) return __bfloat162float(((const __nv_bfloat16*) p)[i]);
     if (dtype == 2) return __half2float(((const __half*) p)[i]);
@@ -54,6 +66,7 @@ __device__ float block_sum(float v) {
 
 // x[t] = table[tokens[t]] (one block per token). Twin: Tensor.getFloat row copy (DecoderModel.embed).
 extern "C" __global__ void embed_gather(float* x, const void* table, int dtype, const int* tokens, int hidden) {
+    pdl_begin();
     int t = blockIdx.x;
     long long base = (long long) tokens[t] * hidden;
     for (int i = threadIdx.x; i < hidden; i += blockDim.x) x[(long long) t * hidden + i] = load_as_float(table, dtype, base + i);
@@ -66,6 +79,7 @@ extern "C" __global__ void embed_gather(float* x, const void* table, int dtype, 
 // Twin: Kernels.add + Kernels.rmsNorm.
 extern "C" __global__ void add_rmsnorm(float* x, const float* delta, const float* bias, const float* w, void* out,
                                        int outType, const int* rows, int hidden, float eps, int writeBack) {
+    pdl_begin();
     int r = blockIdx.x;
     int src = rows ? rows[r] : r;
     float* xr = x + (long long) src * hidden;
@@ -96,6 +110,7 @@ extern "C" __global__ void add_rmsnorm(float* x, const float* delta, const float
 // Twin: RotaryEmbedding.angles + RotaryEmbedding.rotate.
 extern "C" __global__ void bias_rope_qk(float* qkv, const float* bias, const int* positions, const float* invFreq,
                                         float scale, int heads, int kvHeads, int headDim, int rotHalf) {
+    pdl_begin();
     int t = blockIdx.x;
     int width = (heads + 2 * kvHeads) * headDim;
     float* row = qkv + (long long) t * width;
@@ -122,6 +137,7 @@ extern "C" __global__ void bias_rope_qk(float* qkv, const float* bias, const int
 // DecoderModel.applyRopeAndStore (values rounded to bf16 first for a bf16 cache, see CpuTwins.kvCacheWrite).
 extern "C" __global__ void kv_cache_write(const float* qkv, void* kCache, void* vCache, int kvType, const int* positions,
                                           const int* tableOff, const int* tables, int qDim, int kvDim, int blockSize) {
+    pdl_begin();
     int t = blockIdx.x;
     int width = qDim + 2 * kvDim;
     int p = positions[t];
@@ -343,6 +359,7 @@ extern "C" __global__ void paged_attention(const float* qkv, void* out, int outT
                                            const void* vCache, int kvType, const int* positions, const int* tableOff,
                                            const int* tables, int heads, int kvHeads, int headDim, int blockSize,
                                            float scale, int window) {
+    pdl_begin();
     // The warps' partial results, declared here once rather than in each instantiation of the body.
     __shared__ float sm[ATT_MAX_WARPS], sl[ATT_MAX_WARPS];
     __shared__ float sacc[ATT_MAX_WARPS][ATT_MAX_PER_LANE * 32];
@@ -357,6 +374,7 @@ extern "C" __global__ void paged_attention(const float* qkv, void* out, int outT
 // SwiGLU over the fused gate/up GEMM output gu[t] = [gate (ffn) | up (ffn)] (+ bias [2 ffn], may be null):
 // out[t, i] = silu(gate) * up, in outType. Grid-stride over n * ffn. Twin: Kernels.silu(a) * b.
 extern "C" __global__ void swiglu(const float* gu, const float* bias, void* out, int outType, int ffn, long long total) {
+    pdl_begin();
     for (long long k = blockIdx.x * (long long) blockDim.x + threadIdx.x; k < total; k += (long long) gridDim.x * blockDim.x) {
         long long t = k / ffn;
         int i = (int) (k % ffn);
@@ -392,6 +410,17 @@ extern __shared__ __align__(16) unsigned char gemv_inputs[];
 template <typename T, int N>
 __device__ void gemv_rows(const T* __restrict__ w, const T* __restrict__ in, float* __restrict__ out, int rows, int cols) {
     T* xs = (T*) gemv_inputs;
+    {
+        // The weights don't depend on the kernel before: start pulling this warp's first pieces into L2 while that
+        // kernel finishes (only under programmatic launch does this overlap anything).
+        int pr = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+        if (pr < rows) {
+            const uint4* pw = (const uint4*) (w + (long long) pr * cols);
+            for (int c = threadIdx.x & 31, k = 0; c < (cols >> 3) && k < 4; c += 32, k++)
+                asm volatile("prefetch.global.L2 [%0];" :: "l"(pw + c));
+        }
+    }
+    pdl_begin();
     for (int i = threadIdx.x; i < N * cols / 8; i += blockDim.x) ((uint4*) xs)[i] = ((const uint4*) in)[i];
     __syncthreads();
     int r = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
@@ -449,6 +478,7 @@ extern "C" __global__ void gemv_one(const void* w, const void* in, float* out, i
 // Greedy sampling: ids[r] = argmax of logits row r (the lowest index among equal maxima). One block per row.
 // Twin: CpuTwins.argmax.
 extern "C" __global__ void argmax_rows(const float* logits, int* ids, int vocab) {
+    pdl_begin();
     __shared__ float bv[32];
     __shared__ int bi[32];
     const float* row = logits + (long long) blockIdx.x * vocab;
@@ -498,6 +528,7 @@ extern "C" __global__ void add_f32(float* a, const float* b, long long n) {
 // coordinator can compare the ranks' vocabulary slices with 8 bytes per row instead of a row of logits.
 // Twin: CpuTwins.pickRows.
 extern "C" __global__ void pick_rows(const float* logits, const int* ids, float* out, int vocab, int rows) {
+    pdl_begin();
     int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r < rows) out[r] = logits[(long long) r * vocab + ids[r]];
 }

@@ -313,6 +313,23 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
         return this;
     }
 
+    /**
+     * Programmatic dependent launch of the runner's kernels ({@link KernelModule#setProgrammaticLaunch}, sm_90 and
+     * later; default off): each kernel may be scheduled while the one before it finishes. Graphs captured under the
+     * other setting are dropped, so it applies to every pass from now on.
+     */
+    public GpuLlamaModel setProgrammaticLaunch(boolean on) {
+        if (on != k.programmaticLaunch()) {
+            clearGraphs();
+            k.setProgrammaticLaunch(on);
+        }
+        return this;
+    }
+
+    public boolean programmaticLaunch() {
+        return k.programmaticLaunch();
+    }
+
     /** Whether pools made from now on keep keys and values in bf16 (default: f32). */
     public GpuLlamaModel setKvCacheBf16(boolean on) {
         kvBf16 = on;

@@ -7,6 +7,8 @@ import dev.llmplatform.engine.cpu.KvBlockPool;
 import dev.llmplatform.engine.cpu.KvCache;
 import dev.llmplatform.engine.cpu.WorkerPool;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 
 /**
@@ -22,9 +24,27 @@ final class GraphChecks {
 
     static int run(Path dir) throws Exception {
         int failures = 0;
-        Random rng = new Random(5);
         try (WorkerPool pool = new WorkerPool(4); DecoderModel cpu = Architectures.load(dir, pool);
              GpuLlamaModel gpu = new GpuLlamaModel(cpu, GpuLlamaModel.Precision.AS_STORED)) {
+            // Pass 1 plain launches; pass 2 (sm_90+) programmatic dependent launches, whose kernel-by-kernel logits
+            // must equal pass 1's bit for bit (same kernels, same inputs: only the launch overlap differs).
+            List<float[]> plain = new ArrayList<>();
+            boolean pdlPossible = Cuda.computeCapability() >= 90;
+            for (boolean pdl : pdlPossible ? new boolean[] {false, true} : new boolean[] {false}) {
+                gpu.setProgrammaticLaunch(pdl);
+                failures += pass(gpu, pdl, plain);
+            }
+            gpu.setProgrammaticLaunch(false);
+        }
+        return failures;
+    }
+
+    private static int pass(GpuLlamaModel gpu, boolean pdl, List<float[]> plain) {
+        int failures = 0;
+        Random rng = new Random(5);
+        int recorded = 0;
+        double pdlWorst = 0;
+        {
             int vocab = gpu.vocabSize();
             for (boolean bf16Kv : new boolean[] {false, true}) {
                 gpu.setKvCacheBf16(bf16Kv);
@@ -43,6 +63,7 @@ final class GraphChecks {
                     be.clear().addSequence(prompt, 0, length[s], 0, e[s], false);
                     gpu.forward(bg, lg);
                     gpu.forward(be, le);
+                    pdlWorst = Math.max(pdlWorst, compareOrRecord(pdl, plain, recorded++, java.util.Arrays.copyOf(le, vocab)));
                     next[s] = CpuTwins.argmax(java.util.Arrays.copyOf(le, vocab), vocab)[0];
                 }
                 int capturesBefore = gpu.graphCaptures();
@@ -59,6 +80,7 @@ final class GraphChecks {
                     gpu.setCudaGraphs(false).forward(be, le);
                     gpu.setCudaGraphs(true);
                     float[] a = java.util.Arrays.copyOf(lg, active * vocab), b = java.util.Arrays.copyOf(le, active * vocab);
+                    pdlWorst = Math.max(pdlWorst, compareOrRecord(pdl, plain, recorded++, b));
                     worst = Math.max(worst, relDiff(a, b));
                     int[] ia = CpuTwins.argmax(a, vocab), ib = CpuTwins.argmax(b, vocab);
                     for (int s = 0; s < active; s++) {
@@ -72,14 +94,29 @@ final class GraphChecks {
                 String kv = bf16Kv ? "bf16 KV" : "f32 KV";
                 boolean ok = worst <= 2e-3 && agree == picks && captured >= 5;
                 failures += ok ? 0 : 1;
-                System.out.printf("%s graphs vs kernel-by-kernel, %s, batches 37/31/22/9/1 (padded to 48/32/24/16/1): max rel logit diff %.2e (tol 2e-3), greedy picks %d/%d equal, %d graphs captured%n",
-                        ok ? "PASS" : "FAIL", kv, worst, agree, picks, captured);
+                System.out.printf("%s graphs vs kernel-by-kernel, %s%s, batches 37/31/22/9/1 (padded to 48/32/24/16/1): max rel logit diff %.2e (tol 2e-3), greedy picks %d/%d equal, %d graphs captured%n",
+                        ok ? "PASS" : "FAIL", kv, pdl ? ", programmatic dependent launch" : "", worst, agree, picks, captured);
                 gpu.releaseKvPool(graphPool);
                 gpu.releaseKvPool(eagerPool);
             }
             gpu.setKvCacheBf16(false);
         }
+        if (pdl) {
+            boolean ok = pdlWorst == 0;
+            failures += ok ? 0 : 1;
+            System.out.printf("%s programmatic dependent launch vs plain launches, kernel by kernel: %d logit sets, max rel diff %.2e (must be 0)%n",
+                    ok ? "PASS" : "FAIL", recorded, pdlWorst);
+        }
         return failures;
+    }
+
+    /** Pass 1 records the logits; pass 2 returns their relative difference from pass 1's. */
+    private static double compareOrRecord(boolean pdl, List<float[]> plain, int i, float[] logits) {
+        if (!pdl) {
+            plain.add(logits);
+            return 0;
+        }
+        return relDiff(logits, plain.get(i));
     }
 
     /** max |a - b| over max |b|. */

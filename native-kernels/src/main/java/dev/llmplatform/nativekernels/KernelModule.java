@@ -34,7 +34,7 @@ public final class KernelModule implements AutoCloseable {
      * before waiting can never be started early by mistake.
      */
     static final java.util.Set<String> PDL_KERNELS = java.util.Set.of("embed_gather", "add_rmsnorm", "bias_rope_qk", "kv_cache_write",
-            "paged_attention", "swiglu", "argmax_rows", "gemv_one", "gemv_small", "add_f32", "pick_rows", "allreduce_one_shot");
+            "paged_attention", "swiglu", "argmax_rows", "gemv_one", "gemv_small", "pick_rows", "allreduce_one_shot");
 
     /** Element type codes the kernels take (outType/dtype arguments). */
     public static final int F32 = 0, BF16 = 1, F16 = 2;
