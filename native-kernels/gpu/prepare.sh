@@ -3,7 +3,7 @@
 # with what gpu/verify.sh needs on the GPU machine, which has no Java and no Maven:
 #   .device/jre.tar.xz   a jlink runtime (../shared/gpu/make-jre.sh), ~19 MB
 #   .device/lib/*.jar    the plain jars: this module, the engine, JavaCPP + CUDA presets, Jackson 3, ~10 MB
-#   .device/fixtures/    the hf-tiny llama, mistral, qwen2 fixtures (from ../shared), ~1.5 MB
+#   .device/fixtures/    the eight hf-tiny fixtures, one per family (from ../shared), ~4 MB
 # Then:  run(command="bash native-kernels/gpu/verify.sh", carry=["native-kernels/.device"])
 # (gpu/peer.py and gpu/compare.py travel with the working tree; the GPU machine has PyTorch and transformers.)
 set -euo pipefail
@@ -26,5 +26,5 @@ cp "$here"/target/native-kernels-*.jar "$d/lib/"
 for j in inference-engine javacpp cuda jackson-core-3 jackson-databind-3 jackson-annotations; do
   cp "$here"/target/lib/$j*.jar "$d/lib/"
 done
-for a in llama mistral qwen2; do cp -r "$shared/fixtures/hf-tiny/$a" "$d/fixtures/"; done
+for a in llama mistral qwen2 gpt2 gptj falcon mpt bloom; do cp -r "$shared/fixtures/hf-tiny/$a" "$d/fixtures/"; done
 du -sh "$d" "$d"/*

@@ -2,8 +2,10 @@
 # Run ON THE GPU MACHINE (after gpu/prepare.sh here, carrying native-kernels/.device), from the repo root:
 #   bash native-kernels/gpu/verify.sh
 # Sections (SECTIONS="..." picks some, in this order):
-#   kernels   every kernel vs its CPU twin on random inputs (f32 and bf16 KV caches)
-#   fixtures  hf-tiny llama/mistral/qwen2 vs transformers (logits, greedy ids; decode steps run as CUDA graphs)
+#   kernels   every kernel vs its CPU twin on random inputs (f32 and bf16 KV caches; every family's variants:
+#             LayerNorm, parallel-residual adds, GELU, interleaved/partial rotary, clip_qkv, ALiBi, positions, ...)
+#   fixtures  hf-tiny fixtures of every family vs transformers (logits, greedy ids; decode steps run as CUDA graphs):
+#             $FIXTURES (default "llama mistral qwen2 gpt2 gptj falcon mpt bloom")
 #   kjv       kjv-demo greedy continuations, six sequences batched, bf16 GEMMs and f32
 #   graphs    CUDA-graph decode steps (padded to buckets) vs kernel-by-kernel, f32 and bf16 KV
 #   runtime   the engine's EngineRuntime driving the runner (in-flight batching, preemption, cancellation)
@@ -53,7 +55,7 @@ V=dev.llmplatform.nativekernels.GpuVerify
 for s in $sections; do
   case $s in
     kernels)  step kernels "${jvm[@]}" $V kernels ;;
-    fixtures) step fixtures "${jvm[@]}" $V fixture $d/fixtures/llama $d/fixtures/mistral $d/fixtures/qwen2 ;;
+    fixtures) step fixtures "${jvm[@]}" $V fixture $(for f in ${FIXTURES:-llama mistral qwen2 gpt2 gptj falcon mpt bloom}; do echo $d/fixtures/$f; done) ;;
     kjv)      step kjv "${jvm[@]}" $V kjv ../models/kjv-demo ;;
     graphs)   step graphs "${jvm[@]}" $V graphs ../models/kjv-demo ;;
     runtime)  step runtime "${jvm[@]}" $V runtime ../models/kjv-demo ;;

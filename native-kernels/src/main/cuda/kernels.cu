@@ -1,7 +1,8 @@
-// CUDA kernels of the GPU backend: everything a Llama-family decoder needs besides its GEMMs (cuBLASLt).
+// CUDA kernels of the GPU backend: everything the engine's decoder families (llama, mistral, qwen2, gpt2, gptj,
+// falcon, mpt, bloom) need besides their GEMMs (cuBLASLt).
 // Compiled by nvcc during the Maven build into a fatbin (sm_80, sm_90) that the Java side loads with
 // cuModuleLoadData; every kernel is extern "C" so its name is its symbol. Each has a CPU twin (see
-// dev.llmplatform.nativekernels.CpuTwins) and GpuKernelCheck compares them on random inputs.
+// dev.llmplatform.nativekernels.CpuTwins) and GpuVerify's kernels section compares them on random inputs.
 //
 // Conventions: activations are row-major, one row per token of the batch. The residual stream, q/k/v and GEMM
 // outputs are float32; the inputs of GEMMs (norm outputs, attention output, SwiGLU output) are written in the
@@ -64,12 +65,19 @@ __device__ float block_sum(float v) {
     return r;
 }
 
-// x[t] = table[tokens[t]] (one block per token). Twin: Tensor.getFloat row copy (DecoderModel.embed).
-extern "C" __global__ void embed_gather(float* x, const void* table, int dtype, const int* tokens, int hidden) {
+// x[t] = table[tokens[t]] (one block per token), plus posTable[positions[t]] when posTable is not null (learned
+// absolute position embeddings: GPT-2, MPT without ALiBi). Twin: DecoderModel.embed (CpuTwins.embedGather).
+extern "C" __global__ void embed_gather(float* x, const void* table, int dtype, const int* tokens, int hidden,
+                                        const void* posTable, int posType, const int* positions) {
     pdl_begin();
     int t = blockIdx.x;
     long long base = (long long) tokens[t] * hidden;
-    for (int i = threadIdx.x; i < hidden; i += blockDim.x) x[(long long) t * hidden + i] = load_as_float(table, dtype, base + i);
+    long long pbase = posTable ? (long long) positions[t] * hidden : 0;
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+        float v = load_as_float(table, dtype, base + i);
+        if (posTable) v += load_as_float(posTable, posType, pbase + i); // as the engine: token row, then += position row
+        x[(long long) t * hidden + i] = v;
+    }
 }
 
 // Residual add fused with RMSNorm, one block per output row r, reading row src = rows ? rows[r] : r:
@@ -104,19 +112,91 @@ extern "C" __global__ void add_rmsnorm(float* x, const float* delta, const float
     }
 }
 
+// The general residual add + norm of every family (add_rmsnorm above stays the Llama path). One block per output
+// row r, reading row src = rows ? rows[r] : r:
+//   v = x[src] + (d1[src] + b1) + (d2[src] + b2)   (each of d1, b1, d2, b2 may be null; the sums in this order are
+//                                                   the engine's: x += proj (its bias inside), then x += mlpOut)
+//   kind 0 (RMSNorm):   o = v / sqrt(mean(v^2) + eps) * w
+//   kind 1 (LayerNorm): o = (v - mean(v)) / sqrt(var(v) + eps) * w (+ nb when not null)
+//   out[r] = o as outType
+//   mode 0: x untouched; 1: x[src] = v (the residual stream moves on); 2: x[src] = o in f32 (BLOOM's
+//   apply_residual_connection_post_layernorm: the residual is the norm's output)
+// Two deltas serve the parallel-residual blocks (GPT-J, Falcon), whose attention and MLP outputs both join the
+// stream before the next norm. out may be x itself (f32, mode 0: BLOOM's embedding LayerNorm in place): every thread
+// reads and writes only its own elements, and the last pass starts after the block-wide sums' barriers.
+// Twin: Kernels.add + Kernels.rmsNorm / Kernels.layerNorm (CpuTwins.addNorm).
+__device__ __forceinline__ float residual_sum(const float* xr, const float* d1, const float* b1, const float* d2,
+                                              const float* b2, int i) {
+    float v = xr[i];
+    if (d1) v += b1 ? d1[i] + b1[i] : d1[i];
+    else if (b1) v += b1[i];
+    if (d2) v += b2 ? d2[i] + b2[i] : d2[i];
+    else if (b2) v += b2[i];
+    return v;
+}
+
+extern "C" __global__ void add_norm(float* x, const float* d1, const float* b1, const float* d2, const float* b2,
+                                    const float* w, const float* nb, void* out, int outType, const int* rows,
+                                    int hidden, float eps, int kind, int mode) {
+    pdl_begin();
+    int r = blockIdx.x;
+    int src = rows ? rows[r] : r;
+    float* xr = x + (long long) src * hidden;
+    const float* d1r = d1 ? d1 + (long long) src * hidden : nullptr;
+    const float* d2r = d2 ? d2 + (long long) src * hidden : nullptr;
+    // Pass 1: the sum (mode 1 stores it, and later passes read it back instead of adding again).
+    float s = 0.f;
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+        float v = residual_sum(xr, d1r, b1, d2r, b2, i);
+        if (mode == 1) xr[i] = v;
+        s += kind == 0 ? v * v : v;
+    }
+    s = block_sum(s);
+    float mean = 0.f, inv;
+    if (kind == 0) {
+        inv = (float) (1.0 / sqrt((double) (s / hidden + eps)));
+    } else {
+        // Pass 2 (LayerNorm): the variance around the mean, two-pass as the engine's Kernels.layerNorm.
+        mean = s / hidden;
+        float q = 0.f;
+        for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+            float d = (mode == 1 ? xr[i] : residual_sum(xr, d1r, b1, d2r, b2, i)) - mean;
+            q += d * d;
+        }
+        q = block_sum(q);
+        inv = (float) (1.0 / sqrt((double) (q / hidden + eps)));
+    }
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+        float v = mode == 1 ? xr[i] : residual_sum(xr, d1r, b1, d2r, b2, i);
+        float o = (v - mean) * inv * w[i];
+        if (nb) o += nb[i];
+        if (mode == 2) xr[i] = o;
+        store_from_float(out, outType, (long long) r * hidden + i, o);
+    }
+}
+
 // In place on qkv rows [q heads | k heads | v heads] (width = (heads + 2 kvHeads) * headDim): adds the
-// projection bias (may be null), then rotates q and k heads "rotate half" style (NeoX/Llama) over their first
-// 2*rotHalf elements with angle (float) position * invFreq[i], cos/sin scaled by scale. One block per token.
-// Twin: RotaryEmbedding.angles + RotaryEmbedding.rotate.
+// projection bias (may be null), clamps every element to [-clip, clip] when clip > 0 (MPT's clip_qkv, after the
+// bias as the engine does), then rotates q and k heads over their first 2*rotHalf elements (rotHalf < headDim / 2:
+// partial rotary, the rest passes through; rotHalf 0: no rotary, invFreq unused) with angle
+// (float) position * invFreq[i], cos/sin scaled by scale. Pair i is (i, rotHalf + i) "rotate half" style
+// (NeoX/Llama/Falcon), or (2i, 2i + 1) when interleaved (GPT-J). One block per token.
+// Twin: RotaryEmbedding.angles + RotaryEmbedding.rotate (CpuTwins.biasRopeQk).
 extern "C" __global__ void bias_rope_qk(float* qkv, const float* bias, const int* positions, const float* invFreq,
-                                        float scale, int heads, int kvHeads, int headDim, int rotHalf) {
+                                        float scale, int heads, int kvHeads, int headDim, int rotHalf,
+                                        int interleaved, float clip) {
     pdl_begin();
     int t = blockIdx.x;
     int width = (heads + 2 * kvHeads) * headDim;
     float* row = qkv + (long long) t * width;
-    if (bias) {
-        for (int i = threadIdx.x; i < width; i += blockDim.x) row[i] += bias[i];
-        __syncthreads();
+    if (bias || clip > 0.f) {
+        for (int i = threadIdx.x; i < width; i += blockDim.x) {
+            float v = row[i];
+            if (bias) v += bias[i];
+            if (clip > 0.f) v = fmaxf(-clip, fminf(clip, v));
+            row[i] = v;
+        }
+        __syncthreads(); // the rotation below pairs elements that other threads wrote
     }
     float p = (float) positions[t];
     int pairs = (heads + kvHeads) * rotHalf;
@@ -126,9 +206,10 @@ extern "C" __global__ void bias_rope_qk(float* qkv, const float* bias, const int
         float c = (float) cos((double) a) * scale;
         float s = (float) sin((double) a) * scale;
         float* v = row + head * headDim;
-        float x1 = v[i], x2 = v[rotHalf + i];
-        v[i] = x1 * c - x2 * s;
-        v[rotHalf + i] = x2 * c + x1 * s;
+        int i1 = interleaved ? 2 * i : i, i2 = interleaved ? 2 * i + 1 : rotHalf + i;
+        float x1 = v[i1], x2 = v[i2];
+        v[i1] = x1 * c - x2 * s;
+        v[i2] = x2 * c + x1 * s;
     }
 }
 
@@ -158,16 +239,20 @@ extern "C" __global__ void kv_cache_write(const float* qkv, void* kCache, void* 
 // blockDim.x / 32 warps per block (at most ATT_MAX_WARPS; the launcher picks fewer for big batches). Grouped-query: head h reads kv head h / (heads / kvHeads). Each warp takes every
 // (warps)-th position with an online softmax (running max, sum, weighted values); the warps merge at the end.
 // Decode steps and prefill chunks alike (the cache already holds this step's keys). out[t, h*headDim + d] in
-// outType. The cache's element type KV (float or bf16) is a template parameter, so the inner loop has no branch
-// on it. Twin: DecoderModel's AttentionTask (Kernels.dot, softmax, axpy), see CpuTwins.attention.
+// outType. ALiBi (BLOOM, MPT, Falcon with alibi) adds slopes[h] * (j - p) to the score of position j, after the
+// scale (the caller folds the scale into the slopes for Falcon, which adds the bias before scaling);
+// paged_attention_alibi is that variant (ALIBI template parameter), paged_attention the one without, so models
+// without ALiBi run the code they ran before it existed. The cache's element type KV (float or bf16) is a template
+// parameter, so the inner loop has no branch on it. Twin: DecoderModel's AttentionTask (Kernels.dot, softmax, axpy), see CpuTwins.attention.
 __device__ __forceinline__ float kv_load(const float* p, long long i) { return p[i]; }
 __device__ __forceinline__ float kv_load(const __nv_bfloat16* p, long long i) { return __bfloat162float(p[i]); }
 
-template <typename KV>
+template <typename KV, bool ALIBI>
 __device__ void paged_attention_body(const float* qkv, void* out, int outType, const KV* kCache,
                                      const KV* vCache, const int* positions, const int* tableOff,
                                      const int* tables, int heads, int kvHeads, int headDim, int blockSize,
-                                     float scale, int window, float* sm, float* sl, float (*sacc)[ATT_MAX_PER_LANE * 32]) {
+                                     float scale, int window, const float* slopes, float* sm, float* sl,
+                                     float (*sacc)[ATT_MAX_PER_LANE * 32]) {
     int t = blockIdx.x, h = blockIdx.y;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
     int kvDim = kvHeads * headDim;
@@ -175,6 +260,7 @@ __device__ void paged_attention_body(const float* qkv, void* out, int outType, c
     int g = h / (heads / kvHeads);
     int p = positions[t];
     int start = window > 0 ? max(0, p - window + 1) : 0;
+    float slope = ALIBI ? slopes[h] : 0.f;
     const int* table = tables + tableOff[t];
     const float* q = qkv + (long long) t * width + h * headDim;
     float qr[ATT_MAX_PER_LANE], acc[ATT_MAX_PER_LANE];
@@ -200,6 +286,7 @@ __device__ void paged_attention_body(const float* qkv, void* out, int outType, c
 #pragma unroll
         for (int e = 0; e < ATT_MAX_PER_LANE; e++) dot += qr[e] * kv[e];
         float sc = warp_sum(dot) * scale;
+        if constexpr (ALIBI) sc += slope * (float) (j - p);
         float mNew = fmaxf(m, sc);
         float corr = __expf(m - mNew);
         float pj = __expf(sc - mNew);
@@ -261,11 +348,12 @@ template <int PL> __device__ __forceinline__ void load_row_part(const __nv_bfloa
 // consecutive positions per iteration (positions [start + U (w + k nw), + U) for warp w), loading their keys and
 // values together and reducing their U dot products together, so U memory round trips overlap instead of
 // following one another. Same online softmax and merge as the generic body.
-template <typename KV, int PL, int U>
+template <typename KV, int PL, int U, bool ALIBI>
 __device__ void paged_attention_vec(const float* qkv, void* out, int outType, const KV* kCache,
                                     const KV* vCache, const int* positions, const int* tableOff,
                                     const int* tables, int heads, int kvHeads, int blockSize, float scale,
-                                    int window, float* sm, float* sl, float (*sacc)[ATT_MAX_PER_LANE * 32]) {
+                                    int window, const float* slopes, float* sm, float* sl,
+                                    float (*sacc)[ATT_MAX_PER_LANE * 32]) {
     constexpr int headDim = PL * 32;
     int t = blockIdx.x, h = blockIdx.y;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
@@ -274,6 +362,7 @@ __device__ void paged_attention_vec(const float* qkv, void* out, int outType, co
     int g = h / (heads / kvHeads);
     int p = positions[t];
     int start = window > 0 ? max(0, p - window + 1) : 0;
+    float slope = ALIBI ? slopes[h] : 0.f;
     const int* table = tables + tableOff[t];
     float qr[PL], acc[PL];
     load_row_part<PL>(qkv + (long long) t * width + h * headDim + lane * PL, qr);
@@ -309,7 +398,9 @@ __device__ void paged_attention_vec(const float* qkv, void* out, int outType, co
         float mNew = m;
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            s[u] = j0 + u <= p ? s[u] * scale : -INFINITY;
+            float su = s[u] * scale;
+            if constexpr (ALIBI) su += slope * (float) (j0 + u - p);
+            s[u] = j0 + u <= p ? su : -INFINITY;
             mNew = fmaxf(mNew, s[u]);
         }
         float corr = __expf(m - mNew); // j0 <= p, so mNew is finite
@@ -340,35 +431,61 @@ __device__ void paged_attention_vec(const float* qkv, void* out, int outType, co
     }
 }
 
-template <typename KV>
+template <typename KV, bool ALIBI>
 __device__ void paged_attention_dispatch(const float* qkv, void* out, int outType, const KV* k, const KV* v,
                                          const int* positions, const int* tableOff, const int* tables, int heads,
-                                         int kvHeads, int headDim, int blockSize, float scale, int window, float* sm,
-                                         float* sl, float (*sacc)[ATT_MAX_PER_LANE * 32]) {
+                                         int kvHeads, int headDim, int blockSize, float scale, int window,
+                                         const float* slopes, float* sm, float* sl, float (*sacc)[ATT_MAX_PER_LANE * 32]) {
     if (headDim == 128)
-        paged_attention_vec<KV, 4, 4>(qkv, out, outType, k, v, positions, tableOff, tables, heads, kvHeads, blockSize, scale, window, sm, sl, sacc);
+        paged_attention_vec<KV, 4, 4, ALIBI>(qkv, out, outType, k, v, positions, tableOff, tables, heads, kvHeads, blockSize, scale, window, slopes, sm, sl, sacc);
     else if (headDim == 64)
-        paged_attention_vec<KV, 2, 4>(qkv, out, outType, k, v, positions, tableOff, tables, heads, kvHeads, blockSize, scale, window, sm, sl, sacc);
+        paged_attention_vec<KV, 2, 4, ALIBI>(qkv, out, outType, k, v, positions, tableOff, tables, heads, kvHeads, blockSize, scale, window, slopes, sm, sl, sacc);
     else if (headDim == 256)
-        paged_attention_vec<KV, 8, 2>(qkv, out, outType, k, v, positions, tableOff, tables, heads, kvHeads, blockSize, scale, window, sm, sl, sacc);
+        paged_attention_vec<KV, 8, 2, ALIBI>(qkv, out, outType, k, v, positions, tableOff, tables, heads, kvHeads, blockSize, scale, window, slopes, sm, sl, sacc);
     else
-        paged_attention_body<KV>(qkv, out, outType, k, v, positions, tableOff, tables, heads, kvHeads, headDim, blockSize, scale, window, sm, sl, sacc);
+        paged_attention_body<KV, ALIBI>(qkv, out, outType, k, v, positions, tableOff, tables, heads, kvHeads, headDim, blockSize, scale, window, slopes, sm, sl, sacc);
 }
 
+// The warps' partial results, declared once per kernel rather than in each instantiation of the body.
+#define ATT_SHARED __shared__ float sm[ATT_MAX_WARPS], sl[ATT_MAX_WARPS]; \
+                   __shared__ float sacc[ATT_MAX_WARPS][ATT_MAX_PER_LANE * 32];
+
+template <bool ALIBI>
+__device__ __forceinline__ void paged_attention_kv(const float* qkv, void* out, int outType, const void* kCache,
+                                                   const void* vCache, int kvType, const int* positions,
+                                                   const int* tableOff, const int* tables, int heads, int kvHeads,
+                                                   int headDim, int blockSize, float scale, int window,
+                                                   const float* slopes, float* sm, float* sl,
+                                                   float (*sacc)[ATT_MAX_PER_LANE * 32]) {
+    if (kvType == 1)
+        paged_attention_dispatch<__nv_bfloat16, ALIBI>(qkv, out, outType, (const __nv_bfloat16*) kCache, (const __nv_bfloat16*) vCache,
+                                                       positions, tableOff, tables, heads, kvHeads, headDim, blockSize, scale, window, slopes, sm, sl, sacc);
+    else
+        paged_attention_dispatch<float, ALIBI>(qkv, out, outType, (const float*) kCache, (const float*) vCache,
+                                               positions, tableOff, tables, heads, kvHeads, headDim, blockSize, scale, window, slopes, sm, sl, sacc);
+}
+
+// Without ALiBi (slopes unused, may be null).
 extern "C" __global__ void paged_attention(const float* qkv, void* out, int outType, const void* kCache,
                                            const void* vCache, int kvType, const int* positions, const int* tableOff,
                                            const int* tables, int heads, int kvHeads, int headDim, int blockSize,
-                                           float scale, int window) {
+                                           float scale, int window, const float* slopes) {
     pdl_begin();
-    // The warps' partial results, declared here once rather than in each instantiation of the body.
-    __shared__ float sm[ATT_MAX_WARPS], sl[ATT_MAX_WARPS];
-    __shared__ float sacc[ATT_MAX_WARPS][ATT_MAX_PER_LANE * 32];
-    if (kvType == 1)
-        paged_attention_dispatch<__nv_bfloat16>(qkv, out, outType, (const __nv_bfloat16*) kCache, (const __nv_bfloat16*) vCache,
-                                                positions, tableOff, tables, heads, kvHeads, headDim, blockSize, scale, window, sm, sl, sacc);
-    else
-        paged_attention_dispatch<float>(qkv, out, outType, (const float*) kCache, (const float*) vCache,
-                                        positions, tableOff, tables, heads, kvHeads, headDim, blockSize, scale, window, sm, sl, sacc);
+    ATT_SHARED
+    paged_attention_kv<false>(qkv, out, outType, kCache, vCache, kvType, positions, tableOff, tables, heads, kvHeads,
+                              headDim, blockSize, scale, window, slopes, sm, sl, sacc);
+}
+
+// With ALiBi: the same arguments, slopes[heads] on the device. A kernel of its own because a kernel's register
+// count is the largest of all its paths: the ALiBi term would otherwise cost every model registers.
+extern "C" __global__ void paged_attention_alibi(const float* qkv, void* out, int outType, const void* kCache,
+                                                 const void* vCache, int kvType, const int* positions, const int* tableOff,
+                                                 const int* tables, int heads, int kvHeads, int headDim, int blockSize,
+                                                 float scale, int window, const float* slopes) {
+    pdl_begin();
+    ATT_SHARED
+    paged_attention_kv<true>(qkv, out, outType, kCache, vCache, kvType, positions, tableOff, tables, heads, kvHeads,
+                             headDim, blockSize, scale, window, slopes, sm, sl, sacc);
 }
 
 // SwiGLU over the fused gate/up GEMM output gu[t] = [gate (ffn) | up (ffn)] (+ bias [2 ffn], may be null):
@@ -382,6 +499,62 @@ extern "C" __global__ void swiglu(const float* gu, const float* bias, void* out,
         if (bias) { a += bias[i]; b += bias[ffn + i]; }
         float s = a / (1.f + expf(-a));
         store_from_float(out, outType, k, s * b);
+    }
+}
+
+// The MLP activation of every family but Llama's SwiGLU (which keeps its own kernel above), act being the ordinal of
+// the engine's TransformerSpec.Activation: 0 SiLU, 1 exact GELU (erf), 2 GELU with the tanh approximation, 3 ReLU.
+// Computed in double and rounded to float once, as the engine's Kernels.silu/geluErf/geluTanh do.
+__device__ __forceinline__ float activation(float x, int act) {
+    double d = x;
+    switch (act) {
+        case 0: return (float) (d / (1.0 + exp(-d)));
+        case 1: return (float) (0.5 * d * (1.0 + erf(d / 1.4142135623730951)));
+        case 2: return (float) (0.5 * d * (1.0 + tanh(0.7978845608028654 * (d + 0.044715 * (d * d * d)))));
+        default: return fmaxf(0.f, x);
+    }
+}
+
+// MLP input of the down projection, in outType, grid-stride over total = n * ffn:
+//   gated: in[t] = [gate (ffn) | up (ffn)], bias [2 ffn]: out[t, i] = act(gate + bg) * (up + bu)
+//   plain: in[t] = [ffn], bias [ffn]:                        out[t, i] = act(a + b)   (GPT-2, GPT-J, Falcon, MPT, BLOOM)
+// bias may be null. Twin: DecoderModel's ActivationTask (CpuTwins.biasAct).
+extern "C" __global__ void bias_act(const float* in, const float* bias, void* out, int outType, int ffn, int act,
+                                    int gated, long long total) {
+    pdl_begin();
+    for (long long k = blockIdx.x * (long long) blockDim.x + threadIdx.x; k < total; k += (long long) gridDim.x * blockDim.x) {
+        long long t = k / ffn;
+        int i = (int) (k % ffn);
+        float v;
+        if (gated) {
+            float a = in[t * 2 * ffn + i], b = in[t * 2 * ffn + ffn + i];
+            if (bias) { a += bias[i]; b += bias[ffn + i]; }
+            v = activation(a, act) * b;
+        } else {
+            float a = in[k];
+            if (bias) a += bias[i];
+            v = activation(a, act);
+        }
+        store_from_float(out, outType, k, v);
+    }
+}
+
+// y[k] += bias[k % cols] over total = rows * cols (the LM head's bias, GPT-J). Twin: CpuTwins.addBias.
+extern "C" __global__ void add_bias_rows(float* y, const float* bias, int cols, long long total) {
+    pdl_begin();
+    for (long long k = blockIdx.x * (long long) blockDim.x + threadIdx.x; k < total; k += (long long) gridDim.x * blockDim.x)
+        y[k] += bias[k % cols];
+}
+
+// Load-time transpose of an input-major weight (GPT-2's Conv1D stores [in][out], element (r, c) of the [out][in]
+// matrix at in[c * rows + r]) into row-major out[rows][cols], converting the element type, so that every GEMM and
+// GEMV reads one layout. Grid-stride over out; reads are strided, which does not matter once per weight.
+// Twin: CpuTwins.transpose.
+extern "C" __global__ void transpose_convert(const void* in, int inType, void* out, int outType, int rows, int cols) {
+    long long total = (long long) rows * cols;
+    for (long long k = blockIdx.x * (long long) blockDim.x + threadIdx.x; k < total; k += (long long) gridDim.x * blockDim.x) {
+        long long r = k / cols, c = k % cols;
+        store_from_float(out, outType, k, load_as_float(in, inType, c * rows + r));
     }
 }
 

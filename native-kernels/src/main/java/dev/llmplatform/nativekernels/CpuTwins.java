@@ -1,5 +1,6 @@
 package dev.llmplatform.nativekernels;
 
+import dev.llmplatform.engine.arch.TransformerSpec;
 import dev.llmplatform.engine.cpu.Kernels;
 import dev.llmplatform.engine.cpu.KvCache;
 import dev.llmplatform.engine.cpu.RotaryEmbedding;
@@ -40,6 +41,65 @@ public final class CpuTwins {
         return x;
     }
 
+    /** embed_gather with learned positions: x[t] = table[tokens[t]] + posTable[positions[t]], as DecoderModel.embed. */
+    public static float[] embedGather(float[] table, int[] tokens, int hidden, float[] posTable, int[] positions) {
+        float[] x = embedGather(table, tokens, hidden);
+        for (int t = 0; t < tokens.length; t++) {
+            for (int i = 0; i < hidden; i++) {
+                x[t * hidden + i] += posTable[positions[t] * hidden + i];
+            }
+        }
+        return x;
+    }
+
+    /**
+     * add_norm over all rows, as DecoderModel.layer composes it: {@code x += d1 + b1} (the product with its bias, then
+     * the add), {@code x += d2 + b2}, {@code out = norm(x)} (RMSNorm, or LayerNorm with bias {@code nb}); any of d1,
+     * b1, d2, b2, nb may be null. {@code x} is updated as the kernel's mode says ({@link KernelModule#KEEP_X} leaves
+     * it alone, {@link KernelModule#X_GETS_SUM} keeps the sum, {@link KernelModule#X_GETS_NORM} copies the output
+     * into it as DecoderModel does for residualFromNorm). The output is rounded to bf16 when asked.
+     */
+    public static float[] addNorm(float[] x, float[] d1, float[] b1, float[] d2, float[] b2, float[] w, float[] nb,
+                                  int hidden, float eps, TransformerSpec.NormSpec.Kind kind, int mode, boolean bf16Out) {
+        int n = x.length / hidden;
+        float[] sum = x.clone();
+        float[] out = new float[x.length];
+        float[] tmp = new float[hidden];
+        for (int t = 0; t < n; t++) {
+            int o = t * hidden;
+            for (float[][] db : new float[][][] {{d1, b1}, {d2, b2}}) {
+                if (db[0] != null) {
+                    System.arraycopy(db[0], o, tmp, 0, hidden);
+                    if (db[1] != null) {
+                        Kernels.add(db[1], 0, tmp, 0, hidden);
+                    }
+                    Kernels.add(tmp, 0, sum, o, hidden);
+                } else if (db[1] != null) {
+                    Kernels.add(db[1], 0, sum, o, hidden);
+                }
+            }
+            if (kind == TransformerSpec.NormSpec.Kind.RMS) {
+                Kernels.rmsNorm(out, o, sum, o, w, hidden, eps);
+                if (nb != null) {
+                    Kernels.add(nb, 0, out, o, hidden);
+                }
+            } else {
+                Kernels.layerNorm(out, o, sum, o, w, nb, hidden, eps);
+            }
+        }
+        if (mode == KernelModule.X_GETS_SUM) {
+            System.arraycopy(sum, 0, x, 0, x.length);
+        } else if (mode == KernelModule.X_GETS_NORM) {
+            System.arraycopy(out, 0, x, 0, x.length);
+        }
+        if (bf16Out) {
+            for (int i = 0; i < out.length; i++) {
+                out[i] = roundBf16(out[i]);
+            }
+        }
+        return out;
+    }
+
     /** add_rmsnorm (writeBack, all rows): x += delta + bias; out = rmsNorm(x) * w (rounded to bf16 if asked). */
     public static float[] addRmsnorm(float[] x, float[] delta, float[] bias, float[] w, int hidden, float eps, boolean bf16Out) {
         int n = x.length / hidden;
@@ -78,6 +138,29 @@ public final class CpuTwins {
         }
     }
 
+    /**
+     * bias_rope_qk in general: bias added to each qkv row, every element clamped to [-clip, clip] when clip > 0
+     * (DecoderModel.project), then q and k heads rotated by {@code rope} (its pairing, its rotary dim) at their
+     * token's position (DecoderModel.applyRopeAndStore); {@code rope} null: no rotation.
+     */
+    public static void biasClipRopeQk(float[] qkv, float[] bias, float clip, int[] positions, RotaryEmbedding rope,
+                                      int heads, int kvHeads, int headDim) {
+        int width = (heads + 2 * kvHeads) * headDim;
+        for (int t = 0; t < positions.length; t++) {
+            if (bias != null) {
+                Kernels.add(bias, 0, qkv, t * width, width);
+            }
+            if (clip > 0) {
+                for (int i = t * width; i < (t + 1) * width; i++) {
+                    qkv[i] = Math.max(-clip, Math.min(clip, qkv[i]));
+                }
+            }
+        }
+        if (rope != null) {
+            biasRopeQk(qkv, null, positions, rope, heads, kvHeads, headDim);
+        }
+    }
+
     /** kv_cache_write: k and v of each qkv row into its sequence's cache, as DecoderModel.applyRopeAndStore. */
     public static void kvCacheWrite(float[] qkv, KvCache[] caches, int[] positions, int layer, int qDim, int kvDim) {
         int width = qDim + 2 * kvDim;
@@ -105,6 +188,12 @@ public final class CpuTwins {
     /** paged_attention: DecoderModel's AttentionTask for every (token, head), q read from the qkv rows. */
     public static float[] attention(float[] qkv, KvCache[] caches, int[] positions, int layer, int heads, int kvHeads,
                                     int headDim, float scale, int window) {
+        return attention(qkv, caches, positions, layer, heads, kvHeads, headDim, scale, window, null);
+    }
+
+    /** The same with ALiBi: {@code slopes[head] * (j - p)} added to each score after the scale (null: none). */
+    public static float[] attention(float[] qkv, KvCache[] caches, int[] positions, int layer, int heads, int kvHeads,
+                                    int headDim, float scale, int window, float[] slopes) {
         int qDim = heads * headDim;
         int width = qDim + 2 * kvHeads * headDim;
         int group = heads / kvHeads;
@@ -117,8 +206,10 @@ public final class CpuTwins {
             for (int head = 0; head < heads; head++) {
                 int g = head / group;
                 int qOff = t * width + head * headDim;
+                float slope = slopes == null ? 0f : slopes[head];
                 for (int j = start; j <= p; j++) {
-                    sc[j - start] = Kernels.dot(qkv, qOff, cache.keyBlock(layer, j), cache.offset(j) + g * headDim, headDim) * scale;
+                    sc[j - start] = Kernels.dot(qkv, qOff, cache.keyBlock(layer, j), cache.offset(j) + g * headDim, headDim) * scale
+                            + slope * (j - p);
                 }
                 Kernels.softmax(sc, 0, sc.length);
                 for (int j = start; j <= p; j++) {
@@ -138,6 +229,52 @@ public final class CpuTwins {
                 float a = gu[t * 2 * ffn + i] + (bias == null ? 0 : bias[i]);
                 float b = gu[t * 2 * ffn + ffn + i] + (bias == null ? 0 : bias[ffn + i]);
                 out[t * ffn + i] = Kernels.silu(a) * b;
+            }
+        }
+        return out;
+    }
+
+    /**
+     * bias_act: DecoderModel's ActivationTask after its up (and gate) products with their biases: rows of
+     * [gate | up] (gated: act(gate + bg) * (up + bu)) or of [ffn] (plain: act(a + b)); bias may be null.
+     */
+    public static float[] biasAct(float[] in, float[] bias, int ffn, TransformerSpec.Activation act, boolean gated) {
+        int width = gated ? 2 * ffn : ffn;
+        int n = in.length / width;
+        float[] out = new float[n * ffn];
+        for (int t = 0; t < n; t++) {
+            for (int i = 0; i < ffn; i++) {
+                float a = in[t * width + i] + (bias == null ? 0 : bias[i]);
+                float v = switch (act) {
+                    case SILU -> Kernels.silu(a);
+                    case GELU_ERF -> Kernels.geluErf(a);
+                    case GELU_TANH -> Kernels.geluTanh(a);
+                    case RELU -> Kernels.relu(a);
+                };
+                if (gated) {
+                    v *= in[t * width + ffn + i] + (bias == null ? 0 : bias[ffn + i]);
+                }
+                out[t * ffn + i] = v;
+            }
+        }
+        return out;
+    }
+
+    /** add_bias_rows: y[r][c] + bias[c] (a new array). */
+    public static float[] addBias(float[] y, float[] bias) {
+        float[] out = y.clone();
+        for (int r = 0; r < y.length / bias.length; r++) {
+            Kernels.add(bias, 0, out, r * bias.length, bias.length);
+        }
+        return out;
+    }
+
+    /** transpose_convert: the [rows][cols] matrix whose input-major storage ([cols][rows]) is {@code in}. */
+    public static float[] transpose(float[] in, int rows, int cols) {
+        float[] out = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                out[r * cols + c] = in[c * rows + r];
             }
         }
         return out;

@@ -23,14 +23,23 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 
 /**
- * A Llama-family decoder (llama, mistral, qwen2) on one GPU, with the CPU {@link DecoderModel#forward} contract:
+ * A decoder of any family the CPU engine runs (llama, mistral, qwen2, gpt2, gptj, falcon, mpt, bloom) on one GPU
+ * (the name stayed from when it ran the Llama family only), with the CPU {@link DecoderModel#forward} contract:
  * one pass over a {@link Batch} of tokens from any sequences (prompt chunks and decode steps mixed), keys and
  * values written into each sequence's paged {@link KvCache} (same block tables as the CPU; the block contents live
  * in a device arena per {@link KvBlockPool}), logits of the tokens that want them copied into {@code logits}.
  * {@link #forwardGreedy} does the same but picks the argmax on the GPU and copies back only the ids.
  *
- * <p>Per layer: add+RMSNorm, one fused QKV GEMM (wq|wk|wv concatenated at load), bias + rotary, KV write,
- * paged attention (one launch for the batch), o-proj GEMM, add+RMSNorm, one fused gate|up GEMM, SwiGLU, down GEMM.
+ * <p>Per layer, as {@link DecoderModel}'s layer (the reference) composes it from the {@link TransformerSpec}: residual
+ * add fused with the norm (RMSNorm, or LayerNorm with or without bias), one fused QKV GEMM (wq|wk|wv concatenated at
+ * load, or the family's fused matrix with its rows reordered at load into [q heads | k heads | v heads]), bias,
+ * clip_qkv and rotary (rotate-half or interleaved, whole or partial), KV write, paged attention (one launch for the
+ * batch; GQA/MQA, sliding window, ALiBi), o-proj GEMM, then the MLP: SwiGLU over one fused gate|up GEMM, or a plain
+ * up GEMM with bias and GELU/ReLU, and the down GEMM. Sequential blocks add the attention output before the MLP's
+ * norm; parallel ones (GPT-J, Falcon) feed the MLP the attention's normed input (or a second norm of the same
+ * residual) and add both outputs before the next block's norm. Learned position rows are added at the embedding
+ * gather (GPT-2, MPT), BLOOM normalises the embeddings, GPT-J's LM head has a bias. Input-major weights (GPT-2's
+ * Conv1D) are transposed at load, so every GEMM reads [out][in].
  * GEMMs through cuBLASLt with the weights as stored (bf16/f16/f32) and f32 accumulation; the residual stream,
  * q/k/v and GEMM outputs are f32; the KV cache is f32, or bf16 for pools made after {@link #setKvCacheBf16}
  * (half the bytes that decode attention reads). {@link Precision#F32} upcasts bf16/f16 weights to f32 at load
@@ -43,7 +52,7 @@ import org.bytedeco.javacpp.IntPointer;
  * <p>The runner meters its GPU's energy through NVML ({@link EnergyMetered}), so an {@code EngineRuntime} driving it
  * charges every step's joules to its sequences.
  *
- * <p>A tensor-parallel rank ({@link GpuTensorParallelModel}) is one of these over its shard of the weights, on its
+ * <p>A tensor-parallel rank ({@link GpuTensorParallelModel}, Llama family only) is one of these over its shard of the weights, on its
  * device, with a {@link Shard}: its KV arena holds only its heads of each block, the attention output and down
  * projections are followed by the group's all-reduce (row-parallel biases are added once, after it, by the fused
  * residual add), and its LM head covers its vocabulary slice; the embedding is whole on every rank.
@@ -82,7 +91,21 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
     private final long embedding, lmHead, finalNorm, invFreq;
     private final int embeddingType;
     private final float ropeScale;
-    private final int rotHalf;
+    private final int rotHalf;           // rotary pairs per head (rotaryDim / 2), 0 without rotary
+    // What distinguishes the families (TransformerSpec), fixed at load.
+    private final int normKind;          // KernelModule.NORM_RMS or NORM_LAYER
+    private final boolean parallel;      // GPT-J, Falcon: attention and MLP read the same residual stream
+    private final boolean residualFromNorm; // BLOOM's apply_residual_connection_post_layernorm (sequential blocks)
+    private final boolean gated, swiglu; // gate|up MLP; SwiGLU, which keeps the Llama path's own kernel
+    private final int act;               // TransformerSpec.Activation ordinal, for bias_act
+    private final boolean interleaved;   // GPT-J's rotary pairing (2i, 2i + 1)
+    private final float clip;            // MPT's clip_qkv, 0 for none
+    // f32 device vectors, 0 where the family has none: LayerNorm biases per layer (norm2[l] itself is 0 in a parallel
+    // block with one norm), BLOOM's embedding norm, the final norm's bias, the LM head's bias, learned position rows
+    // (in posEmbeddingType), ALiBi slopes [layers][heads] (scaled per layer where the family adds them before scaling).
+    private final long[] norm1Bias, norm2Bias;
+    private final long embNorm, embNormBias, finalNormBias, lmHeadBias, posEmbedding, alibi;
+    private final int posEmbeddingType;
     /** A pool's device storage: keys and values of every layer, capacity + 1 blocks (the last one is scratch). */
     private record KvArena(long keys, long values, long layerBytes, int type, int scratchBlock) {
     }
@@ -119,7 +142,13 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
     GpuLlamaModel(String name, TransformerSpec spec, ModelWeights w, Precision precision, Shard shard) {
         this.name = name;
         this.spec = spec;
-        requireLlamaFamily(spec, name);
+        if (shard == null) {
+            requireSupported(spec, w, name);
+        } else {
+            // Tensor parallelism keeps to the Llama family: the engine's ShardPlan cuts the other families' weights
+            // (fused QKV layouts, LayerNorm biases, ALiBi slopes) in ways this runner's rank path has not been checked on.
+            requireLlamaFamily(spec, name);
+        }
         device = shard == null ? 0 : shard.device();
         allReduce = shard == null ? null : shard.allReduce();
         h = spec.hidden();
@@ -132,10 +161,18 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
         layers = spec.layers();
         eps = spec.norm().eps();
         RotaryEmbedding rope = spec.rope();
-        rotHalf = rope.rotaryDim() / 2;
-        ropeScale = rope.scale();
-        DType stored = w.layers()[0].wq().dtype();
-        type = precision == Precision.F32 ? KernelModule.F32 : kernelType(stored, w.layers()[0].wq().name());
+        rotHalf = rope == null ? 0 : rope.rotaryDim() / 2;
+        ropeScale = rope == null ? 1f : rope.scale();
+        interleaved = rope != null && rope.interleaved();
+        normKind = spec.norm().kind() == TransformerSpec.NormSpec.Kind.RMS ? KernelModule.NORM_RMS : KernelModule.NORM_LAYER;
+        parallel = spec.parallelResidual();
+        residualFromNorm = spec.residualFromNorm() && !parallel; // the engine's parallel blocks ignore it
+        gated = spec.gatedMlp();
+        swiglu = gated && spec.activation() == TransformerSpec.Activation.SILU;
+        act = spec.activation().ordinal();
+        clip = spec.clipQkv();
+        WeightMatrix first = w.layers()[0].fused() != null ? w.layers()[0].fused().w() : w.layers()[0].wq();
+        type = precision == Precision.F32 ? KernelModule.F32 : kernelType(first.dtype(), first.name());
 
         Cuda.init(device);
         stream = Cuda.newStream();
@@ -155,18 +192,32 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
         bDown = new long[layers];
         norm1 = new long[layers];
         norm2 = new long[layers];
+        boolean layerNorm = normKind == KernelModule.NORM_LAYER;
+        norm1Bias = new long[layers];
+        norm2Bias = new long[layers];
         for (int l = 0; l < layers; l++) {
             LayerWeights lw = w.layers()[l];
-            wQkv[l] = uploadMatrices(lw.wq(), lw.wk(), lw.wv());
+            LayerWeights.FusedQkv fused = lw.fused();
+            if (fused != null) {
+                int[] starts = qkvStarts(spec, fused);
+                wQkv[l] = uploadFusedQkv(fused.w(), starts);
+                bQkv[l] = fused.bias() == null ? 0 : uploadFloats(qkvOrder(fused.bias(), starts, spec.headDim()));
+            } else {
+                wQkv[l] = uploadMatrices(lw.wq(), lw.wk(), lw.wv());
+                bQkv[l] = uploadBiases(new float[][] {lw.bq(), lw.bk(), lw.bv()}, new int[] {qDim, kvDim, kvDim});
+            }
             wO[l] = uploadMatrices(lw.wo());
-            wGu[l] = uploadMatrices(lw.wGate(), lw.wUp());
+            wGu[l] = gated ? uploadMatrices(lw.wGate(), lw.wUp()) : uploadMatrices(lw.wUp());
             wDown[l] = uploadMatrices(lw.wDown());
-            bQkv[l] = uploadBiases(new float[][] {lw.bq(), lw.bk(), lw.bv()}, new int[] {qDim, kvDim, kvDim});
             bO[l] = uploadBiases(new float[][] {lw.bo()}, new int[] {h});
-            bGu[l] = uploadBiases(new float[][] {lw.bGate(), lw.bUp()}, new int[] {ffn, ffn});
+            bGu[l] = gated ? uploadBiases(new float[][] {lw.bGate(), lw.bUp()}, new int[] {ffn, ffn})
+                    : uploadBiases(new float[][] {lw.bUp()}, new int[] {ffn});
             bDown[l] = uploadBiases(new float[][] {lw.bDown()}, new int[] {h});
             norm1[l] = uploadFloats(lw.norm1Weight());
             norm2[l] = uploadFloats(lw.norm2Weight());
+            // The engine's RMSNorm has no bias (Kernels.rmsNorm ignores one), so neither has ours.
+            norm1Bias[l] = layerNorm ? uploadFloats(lw.norm1Bias()) : 0;
+            norm2Bias[l] = layerNorm ? uploadFloats(lw.norm2Bias()) : 0;
         }
         Tensor emb = w.tokenEmbedding();
         embeddingType = kernelType(emb.dtype(), emb.name());
@@ -175,8 +226,85 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
         boolean tied = head.data().address() == emb.data().address() && head.dtype() == emb.dtype() && type == embeddingType;
         lmHead = tied ? embedding : uploadMatrices(head);
         finalNorm = uploadFloats(w.finalNormWeight());
-        invFreq = uploadFloats(rope.invFreq());
+        finalNormBias = layerNorm ? uploadFloats(w.finalNormBias()) : 0;
+        lmHeadBias = uploadFloats(w.lmHeadBias());
+        embNorm = uploadFloats(w.embeddingNormWeight());
+        embNormBias = uploadFloats(w.embeddingNormBias());
+        Tensor pos = w.positionEmbedding();
+        posEmbeddingType = pos == null ? KernelModule.F32 : kernelType(pos.dtype(), pos.name());
+        posEmbedding = pos == null ? 0 : uploadRaw(pos.data());
+        invFreq = rope == null ? 0 : uploadFloats(rope.invFreq());
+        alibi = spec.alibiSlopes() == null ? 0 : uploadFloats(alibiSlopes(spec));
         Cuda.sync(stream);
+    }
+
+    /**
+     * The engine's slope of each (layer, head), [layers][heads]: {@code slopes[head]}, times the layer's attention
+     * scale where the family adds ALiBi before scaling the scores (Falcon), as DecoderModel's AttentionTask computes it.
+     */
+    static float[] alibiSlopes(TransformerSpec s) {
+        float[] slopes = s.alibiSlopes();
+        float[] all = new float[s.layers() * s.heads()];
+        for (int l = 0; l < s.layers(); l++) {
+            float mul = s.alibiScaledWithScores() ? s.attentionScale()[l] : 1f;
+            for (int head = 0; head < s.heads(); head++) {
+                all[l * s.heads() + head] = slopes[head] * mul;
+            }
+        }
+        return all;
+    }
+
+    /**
+     * The first row of each head's slice of a fused QKV output, in the order the kernels read a qkv row: q heads,
+     * then k heads, then v heads (the families store them [q | k | v], or grouped per KV head, see
+     * {@link LayerWeights.FusedQkv}).
+     */
+    static int[] qkvStarts(TransformerSpec spec, LayerWeights.FusedQkv f) {
+        int nq = f.qOffset().length, nkv = f.kOffset().length;
+        if (nq != spec.heads() || nkv != spec.kvHeads() || f.w().rows() != spec.qDim() + 2 * spec.kvDim()) {
+            throw new IllegalArgumentException("tensor " + f.w().name() + ": a fused QKV of " + nq + "/" + nkv + " heads and "
+                    + f.w().rows() + " rows does not fit " + spec.heads() + "/" + spec.kvHeads() + " heads of " + spec.headDim());
+        }
+        int[] starts = new int[nq + 2 * nkv];
+        System.arraycopy(f.qOffset(), 0, starts, 0, nq);
+        System.arraycopy(f.kOffset(), 0, starts, nq, nkv);
+        System.arraycopy(f.vOffset(), 0, starts, nq + nkv, nkv);
+        return starts;
+    }
+
+    /** A fused QKV bias in the kernels' order: head slice s of the result is {@code bias[starts[s] ..]}. */
+    static float[] qkvOrder(float[] bias, int[] starts, int hd) {
+        float[] out = new float[starts.length * hd];
+        for (int s = 0; s < starts.length; s++) {
+            System.arraycopy(bias, starts[s], out, s * hd, hd);
+        }
+        return out;
+    }
+
+    /**
+     * A fused QKV matrix on the device with its rows in the kernels' order ([q heads | k heads | v heads], head slice
+     * s from rows {@code starts[s] ..}): as stored when the family already stores it so (GPT-2, MPT, Falcon-7B), else
+     * uploaded whole and its head slices copied into place (BLOOM's and Falcon's grouped [q.. k v] layouts).
+     */
+    private long uploadFusedQkv(WeightMatrix m, int[] starts) {
+        int hd = spec.headDim();
+        boolean inOrder = true;
+        for (int s = 0; s < starts.length; s++) {
+            inOrder &= starts[s] == s * hd;
+        }
+        if (inOrder) {
+            return uploadMatrices(m);
+        }
+        long stored = stackMatrices(m);
+        long rowBytes = (long) m.cols() * bytesOf(type);
+        long d = Cuda.malloc(width * rowBytes);
+        for (int s = 0; s < starts.length; s++) {
+            Cuda.copyDevice(d + (long) s * hd * rowBytes, stored + (long) starts[s] * rowBytes, hd * rowBytes, stream);
+        }
+        Cuda.sync(stream);
+        Cuda.free(stored);
+        weightBytes += width * rowBytes;
+        return d;
     }
 
     static void requireLlamaFamily(TransformerSpec s, String name) {
@@ -201,6 +329,44 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
         }
     }
 
+    /**
+     * What the single-GPU runner refuses, with the reason; every family of the engine passes (tensor parallelism
+     * keeps to {@link #requireLlamaFamily}). Left out: head dims over 256 (paged_attention holds a head row in one
+     * warp's registers, 8 elements a lane), query heads that are not a multiple of the KV heads, weights other than
+     * plain F32/BF16/F16 (quantized INT8/INT4 and GGUF blocks have no GPU kernels here), and a sequential block
+     * without its second norm (the engine's DecoderModel would fail on it too).
+     */
+    static void requireSupported(TransformerSpec s, ModelWeights w, String name) {
+        String why = null;
+        if (s.headDim() > 256) {
+            why = "head_dim " + s.headDim() + ", over 256";
+        } else if (s.kvHeads() <= 0 || s.heads() % s.kvHeads() != 0) {
+            why = s.heads() + " query heads over " + s.kvHeads() + " KV heads";
+        } else {
+            for (LayerWeights l : w.layers()) {
+                for (WeightMatrix m : new WeightMatrix[] {l.wq(), l.wk(), l.wv(), l.fused() == null ? null : l.fused().w(),
+                        l.wo(), l.wGate(), l.wUp(), l.wDown()}) {
+                    if (m != null && why == null && !plainFloat(m)) {
+                        why = "weights of " + m.dtype() + (m.quant() != null ? " with scales" : "") + " (" + m.name() + ")";
+                    }
+                }
+                if (why == null && !s.parallelResidual() && l.norm2Weight() == null) {
+                    why = "a sequential block without a second norm";
+                }
+            }
+            if (why == null && !plainFloat(w.lmHead())) {
+                why = "an LM head of " + w.lmHead().dtype();
+            }
+        }
+        if (why != null) {
+            throw new IllegalArgumentException(name + ": the GPU runner does not handle " + why);
+        }
+    }
+
+    private static boolean plainFloat(WeightMatrix m) {
+        return m.quant() == null && (m.dtype() == DType.F32 || m.dtype() == DType.BF16 || m.dtype() == DType.F16);
+    }
+
     private static int kernelType(DType d, String tensor) {
         return switch (d) {
             case F32 -> KernelModule.F32;
@@ -222,12 +388,21 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
         return d;
     }
 
-    /** The matrices stacked row-wise ([sum rows][cols]) on the device, in {@link #type}. */
+    /** The matrices stacked row-wise ([sum rows][cols]) on the device, in {@link #type}, counted as weights. */
     private long uploadMatrices(WeightMatrix... ms) {
+        long d = stackMatrices(ms);
+        for (WeightMatrix m : ms) {
+            weightBytes += (long) m.rows() * m.cols() * bytesOf(type);
+        }
+        return d;
+    }
+
+    /** {@link #uploadMatrices} without counting (a temporary copy). */
+    private long stackMatrices(WeightMatrix... ms) {
         long total = 0;
         for (WeightMatrix m : ms) {
-            if (m.quant() != null || m.inputMajor()) {
-                throw new IllegalArgumentException("tensor " + m.name() + ": the GPU runner reads plain row-major float weights");
+            if (m.quant() != null) {
+                throw new IllegalArgumentException("tensor " + m.name() + ": the GPU runner reads plain float weights");
             }
             total += (long) m.rows() * m.cols();
         }
@@ -236,7 +411,14 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
         for (WeightMatrix m : ms) {
             long count = (long) m.rows() * m.cols();
             int src = kernelType(m.dtype(), m.name());
-            if (src == type) {
+            if (m.inputMajor()) {
+                // GPT-2's Conv1D stores [in][out]: transposed once here, so that every product reads [out][in].
+                long tmp = Cuda.malloc(m.data().byteSize());
+                Cuda.copyToDevice(tmp, m.data().address(), m.data().byteSize(), stream);
+                k.transpose(tmp, src, d + off * bytesOf(type), type, m.rows(), m.cols());
+                Cuda.sync(stream);
+                Cuda.free(tmp);
+            } else if (src == type) {
                 Cuda.copyToDevice(d + off * bytesOf(type), m.data().address(), m.data().byteSize(), stream);
                 Cuda.sync(stream);
             } else {
@@ -248,11 +430,14 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
             }
             off += count;
         }
-        weightBytes += total * bytesOf(type);
         return d;
     }
 
+    /** The vector in f32 on the device, or 0 for null (an absent bias or norm). */
     private long uploadFloats(float[] v) {
+        if (v == null) {
+            return 0;
+        }
         long d = Cuda.malloc(4L * v.length);
         try (FloatPointer p = new FloatPointer(v)) {
             Cuda.copyToDevice(d, p.address(), 4L * v.length, stream);
@@ -735,34 +920,79 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
      */
     private void enqueuePass(int n, int rows, long dTokens, long dPos, long dTableOff, long dTables, long dRows,
                              KvArena arena, int bs) {
-        k.embedGather(x, embedding, embeddingType, dTokens, h, n);
+        k.embedGather(x, embedding, embeddingType, dTokens, h, posEmbedding, posEmbeddingType, dPos, n);
+        if (embNorm != 0) {
+            // BLOOM's word_embeddings_layernorm (a LayerNorm whatever the blocks use), in place on the f32 stream.
+            k.addNorm(x, 0, 0, 0, 0, embNorm, embNormBias, x, KernelModule.F32, 0, h, eps, KernelModule.NORM_LAYER,
+                    KernelModule.KEEP_X, n);
+        }
+        int seqMode = residualFromNorm ? KernelModule.X_GETS_NORM : KernelModule.X_GETS_SUM;
         for (int l = 0; l < layers; l++) {
             if (l == failAtLayer) {
                 throw new IllegalStateException("injected failure of " + name + " on device " + device + " at layer " + l);
             }
             long kL = arena.keys() + l * arena.layerBytes();
             long vL = arena.values() + l * arena.layerBytes();
+            // The block's first norm, after the previous block's outputs join the residual stream (their row-parallel
+            // biases with them, once, after a rank's all-reduce): the MLP's output, or in a parallel block both.
             if (l == 0) {
-                k.addRmsnorm(x, 0, 0, norm1[l], xn, type, 0, h, eps, false, n);
+                norm(0, 0, 0, 0, norm1[l], norm1Bias[l], xn, 0, residualFromNorm ? KernelModule.X_GETS_NORM : KernelModule.KEEP_X, n);
+            } else if (parallel) {
+                norm(proj, bO[l - 1], mlpOut, bDown[l - 1], norm1[l], norm1Bias[l], xn, 0, KernelModule.X_GETS_SUM, n);
             } else {
-                k.addRmsnorm(x, mlpOut, bDown[l - 1], norm1[l], xn, type, 0, h, eps, true, n);
+                norm(mlpOut, bDown[l - 1], 0, 0, norm1[l], norm1Bias[l], xn, 0, seqMode, n);
             }
             linear(wQkv[l], type, width, h, xn, n, qkv);
-            k.biasRopeQk(qkv, bQkv[l], dPos, invFreq, ropeScale, spec.heads(), spec.kvHeads(), spec.headDim(), rotHalf, n);
+            if (bQkv[l] != 0 || clip > 0 || rotHalf > 0) {
+                k.biasRopeQk(qkv, bQkv[l], dPos, invFreq, ropeScale, spec.heads(), spec.kvHeads(), spec.headDim(), rotHalf,
+                        interleaved, clip, n);
+            }
             k.kvCacheWrite(qkv, kL, vL, arena.type(), dPos, dTableOff, dTables, qDim, kvDim, bs, n);
             k.pagedAttention(qkv, att, type, kL, vL, arena.type(), dPos, dTableOff, dTables, spec.heads(), spec.kvHeads(),
-                    spec.headDim(), bs, spec.attentionScale()[l], spec.slidingWindow(), n);
+                    spec.headDim(), bs, spec.attentionScale()[l], spec.slidingWindow(),
+                    alibi == 0 ? 0 : alibi + 4L * l * spec.heads(), n);
             linear(wO[l], type, h, qDim, att, n, proj);
             reduce(proj, n);
-            k.addRmsnorm(x, proj, bO[l], norm2[l], xn, type, 0, h, eps, true, n);
-            linear(wGu[l], type, 2 * ffn, h, xn, n, gu);
-            k.swiglu(gu, bGu[l], mlpA, type, ffn, n);
+            if (!parallel) {
+                norm(proj, bO[l], 0, 0, norm2[l], norm2Bias[l], xn, 0, seqMode, n);
+            } else if (norm2[l] != 0) {
+                // Falcon's new decoder architecture: the MLP's own norm of the same residual stream.
+                norm(0, 0, 0, 0, norm2[l], norm2Bias[l], xn, 0, KernelModule.KEEP_X, n);
+            } // else (GPT-J, Falcon-7B) the MLP reads xn as it is: the attention's normed input
+            linear(wGu[l], type, gated ? 2 * ffn : ffn, h, xn, n, gu);
+            if (swiglu) {
+                k.swiglu(gu, bGu[l], mlpA, type, ffn, n);
+            } else {
+                k.biasAct(gu, bGu[l], mlpA, type, ffn, act, gated, n);
+            }
             linear(wDown[l], type, h, ffn, mlpA, n, mlpOut);
             reduce(mlpOut, n);
         }
         if (rows > 0) {
-            k.addRmsnorm(x, mlpOut, bDown[layers - 1], finalNorm, hOut, type, dRows, h, eps, false, rows);
+            int last = layers - 1;
+            if (parallel) {
+                norm(proj, bO[last], mlpOut, bDown[last], finalNorm, finalNormBias, hOut, dRows, KernelModule.KEEP_X, rows);
+            } else {
+                norm(mlpOut, bDown[last], 0, 0, finalNorm, finalNormBias, hOut, dRows, KernelModule.KEEP_X, rows);
+            }
             linear(lmHead, type, vocab, h, hOut, rows, logitsDev);
+            if (lmHeadBias != 0) {
+                k.addBiasRows(logitsDev, lmHeadBias, vocab, rows);
+            }
+        }
+    }
+
+    /**
+     * The residual add fused with a norm: {@code x[src] + (d1 + b1) + (d2 + b2)} (any 0: absent) normalised with
+     * weight w (and LayerNorm bias nb) into out, in {@link #type}, for rows {@code dRows} (0: the first count); mode
+     * as {@link KernelModule#addNorm}. The Llama family's case (RMSNorm, one delta, no norm bias) runs add_rmsnorm, the
+     * kernel it ran before the other families came; everything else runs add_norm.
+     */
+    private void norm(long d1, long b1, long d2, long b2, long w, long nb, long out, long dRows, int mode, int count) {
+        if (normKind == KernelModule.NORM_RMS && d2 == 0 && b2 == 0 && nb == 0 && mode != KernelModule.X_GETS_NORM) {
+            k.addRmsnorm(x, d1, b1, w, out, type, dRows, h, eps, mode == KernelModule.X_GETS_SUM, count);
+        } else {
+            k.addNorm(x, d1, b1, d2, b2, w, nb, out, type, dRows, h, eps, normKind, mode, count);
         }
     }
 
@@ -806,7 +1036,7 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
         Cuda.freeHost(graphHostMeta);
         Cuda.freeHost(hostLogits);
         Cuda.freeHost(hostIds);
-        for (long[] a : new long[][] {wQkv, wO, wGu, wDown, bQkv, bO, bGu, bDown, norm1, norm2}) {
+        for (long[] a : new long[][] {wQkv, wO, wGu, wDown, bQkv, bO, bGu, bDown, norm1, norm2, norm1Bias, norm2Bias}) {
             for (long p : a) {
                 Cuda.free(p);
             }
@@ -815,8 +1045,9 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
             Cuda.free(lmHead);
         }
         Cuda.free(embedding);
-        Cuda.free(finalNorm);
-        Cuda.free(invFreq);
+        for (long p : new long[] {finalNorm, finalNormBias, lmHeadBias, embNorm, embNormBias, posEmbedding, invFreq, alibi}) {
+            Cuda.free(p);
+        }
         blas.close();
         k.close();
     }

@@ -11,6 +11,9 @@ import dev.llmplatform.engine.runtime.StopConditions;
 import dev.llmplatform.engine.arch.Architectures;
 import dev.llmplatform.engine.arch.Batch;
 import dev.llmplatform.engine.arch.DecoderModel;
+import dev.llmplatform.engine.arch.LayerWeights;
+import dev.llmplatform.engine.arch.ModelWeights;
+import dev.llmplatform.engine.arch.TransformerSpec;
 import dev.llmplatform.engine.cpu.KvBlockPool;
 import dev.llmplatform.engine.cpu.KvCache;
 import dev.llmplatform.engine.cpu.RotaryEmbedding;
@@ -36,9 +39,12 @@ import tools.jackson.databind.json.JsonMapper;
  * The GPU checks gpu/verify.sh runs on the GPU machine, printing one line per check ("PASS"/"FAIL" and the
  * numbers) and exiting 1 if any failed:
  * <ul>
- *   <li>{@code kernels}: every kernel and the cuBLASLt GEMM against its CPU twin ({@link CpuTwins}) on random inputs;</li>
- *   <li>{@code fixture DIR...}: hf-tiny checkpoints: whole-prompt logits against transformers' (1e-3 relative to the
- *       row's largest logit) and the CPU engine's, greedy continuation ids identical;</li>
+ *   <li>{@code kernels}: every kernel and the cuBLASLt GEMM against its CPU twin ({@link CpuTwins}) on random inputs,
+ *       the variants of every family included (LayerNorm, parallel-residual adds, GELU, interleaved and partial
+ *       rotary, clip_qkv, ALiBi, learned positions, LM-head bias, the Conv1D transpose);</li>
+ *   <li>{@code fixture DIR...}: hf-tiny checkpoints of any family: whole-prompt logits against transformers' (1e-3
+ *       relative to the largest logit) and the CPU engine's, token by token through the paged cache, greedy
+ *       continuation ids identical, and decode steps captured as CUDA graphs;</li>
  *   <li>{@code kjv DIR}: the six greedy continuations of reference.json, the six sequences batched together
  *       (prefill in one batch, then decode steps of six), in both precisions;</li>
  *   <li>{@code runtime DIR}, {@code serving DIR N}: the runner under the engine's runtime;</li>
@@ -217,6 +223,30 @@ public final class GpuVerify {
             check("embed_gather table " + typeName[type], down(dX, tokens.length * hidden), CpuTwins.embedGather(table, tokens, hidden), 0);
         }
 
+        // embed_gather with learned position rows (GPT-2, MPT): f32 tokens + bf16 positions, and both f32
+        {
+            int vocab = 300, ctx = 64, hidden = 96;
+            float[] table = rand(vocab * hidden, 1f);
+            for (int posType : new int[] {KernelModule.F32, KernelModule.BF16}) {
+                float[] posTable = rand(ctx * hidden, 1f);
+                if (posType == KernelModule.BF16) {
+                    posTable = bf16(posTable);
+                }
+                int[] tokens = RNG.ints(17, 0, vocab).toArray();
+                int[] pos = RNG.ints(17, 0, ctx).toArray();
+                long dT = up(table), dP = posType == KernelModule.F32 ? up(posTable) : upBf16(posTable);
+                long dTok = up(tokens), dPos = up(pos), dX = Cuda.malloc(4L * tokens.length * hidden);
+                k.embedGather(dX, dT, KernelModule.F32, dTok, hidden, dP, posType, dPos, tokens.length);
+                check("embed_gather + position rows " + typeName[posType], down(dX, tokens.length * hidden),
+                        CpuTwins.embedGather(table, tokens, hidden, posTable, pos), 0);
+                for (long d : new long[] {dT, dP, dTok, dPos, dX}) {
+                    Cuda.free(d);
+                }
+            }
+        }
+
+        addNormChecks();
+
         // add_rmsnorm, all rows with write-back, and the final-norm form (row map, no write-back)
         for (int type : new int[] {KernelModule.F32, KernelModule.BF16}) {
             int n = 7, hidden = 320;
@@ -260,6 +290,13 @@ public final class GpuVerify {
             CpuTwins.biasRopeQk(qkv, bias, pos, rope, heads, kvHeads, hd);
             check("bias_rope_qk (rotate-half, positions < 8000)", down(dq, n * width), qkv, 2e-6);
         }
+        // The other rotary forms: interleaved (GPT-J) and rotate-half over part of the head (GPT-J's rotary_dim, NeoX),
+        // with MQA (one KV head, Falcon-7B) and clip_qkv (MPT, no rotary), biases or not.
+        ropeCase("interleaved, rotary 32 of 64", 64, 16, true, 0f, true);
+        ropeCase("interleaved, rotary 8 of 16 (the gptj fixture's)", 16, 4, true, 0f, false);
+        ropeCase("rotate-half, rotary 16 of 64", 64, 8, false, 0f, true);
+        ropeCase("clip_qkv 0.5, no rotary", 64, 0, false, 0.5f, true);
+        ropeCase("clip_qkv 0.7, interleaved rotary 32 of 64", 64, 16, true, 0.7f, false);
 
         // kv_cache_write + paged_attention, GQA, variable lengths, decode tokens and a prefill chunk, window or not
         // (64 and 128 take the vector-load kernel, 40 the generic one)
@@ -267,10 +304,68 @@ public final class GpuVerify {
             for (int window : new int[] {0, 50}) {
                 for (int type : new int[] {KernelModule.F32, KernelModule.BF16}) {
                     for (int kvType : new int[] {KernelModule.F32, KernelModule.BF16}) {
-                        attentionCase(hd, window, type, kvType);
+                        attentionCase(hd, window, type, kvType, false);
                     }
                 }
             }
+        }
+        // ALiBi (BLOOM, MPT; Falcon's scaled slopes are the same kernel): the vector-load bodies (64, 128, 256) and
+        // the generic one (16, the fixtures' head dim; 40), with and without a window, both caches
+        for (int hd : new int[] {64, 128, 256, 16, 40}) {
+            for (int window : new int[] {0, 50}) {
+                for (int kvType : new int[] {KernelModule.F32, KernelModule.BF16}) {
+                    attentionCase(hd, window, KernelModule.F32, kvType, true);
+                }
+            }
+        }
+
+        // bias_act: every activation, plain (GPT-2 ... BLOOM) and gated, f32 and bf16 out
+        for (TransformerSpec.Activation a : TransformerSpec.Activation.values()) {
+            for (boolean gated : new boolean[] {false, true}) {
+                for (int type : new int[] {KernelModule.F32, KernelModule.BF16}) {
+                    int n = 5, ffn = 300, w = gated ? 2 * ffn : ffn;
+                    float[] in = rand(n * w, 2f), bias = rand(w, 0.1f);
+                    long di = up(in), db = up(bias), dOut = Cuda.malloc(4L * n * ffn);
+                    k.biasAct(di, db, dOut, type, ffn, a.ordinal(), gated, n);
+                    float[] ref = CpuTwins.biasAct(in, bias, ffn, a, gated);
+                    check("bias_act " + a + (gated ? " gated" : " plain") + " out " + typeName[type], downAs(dOut, type, n * ffn),
+                            type == KernelModule.BF16 ? bf16(ref) : ref, type == KernelModule.F32 ? 1e-6 : 8e-3);
+                    if (!gated && type == KernelModule.F32) {
+                        k.biasAct(di, 0, dOut, type, ffn, a.ordinal(), false, n);
+                        check("bias_act " + a + " plain, no bias", down(dOut, n * ffn), CpuTwins.biasAct(in, null, ffn, a, false), 1e-6);
+                    }
+                    for (long d : new long[] {di, db, dOut}) {
+                        Cuda.free(d);
+                    }
+                }
+            }
+        }
+
+        // add_bias_rows (GPT-J's LM-head bias) over a vocabulary row that is not a multiple of the block
+        {
+            int rows = 3, cols = 50400 + 3;
+            float[] y = rand(rows * cols, 3f), bias = rand(cols, 1f);
+            long dy = up(y), db = up(bias);
+            k.addBiasRows(dy, db, cols, rows);
+            check("add_bias_rows (LM-head bias, 3 x 50403)", down(dy, rows * cols), CpuTwins.addBias(y, bias), 0);
+            Cuda.free(dy);
+            Cuda.free(db);
+        }
+
+        // transpose_convert (GPT-2's Conv1D weights at load): f32 -> f32, bf16 -> bf16, f32 -> bf16, f16 -> f32
+        for (int[] tt : new int[][] {{KernelModule.F32, KernelModule.F32}, {KernelModule.BF16, KernelModule.BF16},
+                {KernelModule.F32, KernelModule.BF16}, {KernelModule.F16, KernelModule.F32}}) {
+            int rows = 301, cols = 77;
+            float[] in = rand(rows * cols, 1f);
+            in = tt[0] == KernelModule.BF16 ? bf16(in) : tt[0] == KernelModule.F16 ? f16(in) : in;
+            long di = tt[0] == KernelModule.F32 ? up(in) : tt[0] == KernelModule.BF16 ? upBf16(in) : upF16(in);
+            long dOut = Cuda.malloc(4L * rows * cols);
+            k.transpose(di, tt[0], dOut, tt[1], rows, cols);
+            float[] ref = CpuTwins.transpose(in, rows, cols);
+            check("transpose_convert " + TYPE_NAMES[tt[0]] + " -> " + TYPE_NAMES[tt[1]] + " (301 x 77)", downAs(dOut, tt[1], rows * cols),
+                    tt[1] == KernelModule.BF16 ? bf16(ref) : ref, 0);
+            Cuda.free(di);
+            Cuda.free(dOut);
         }
 
         // swiglu
@@ -359,7 +454,117 @@ public final class GpuVerify {
         return upShorts(s);
     }
 
-    static void attentionCase(int hd, int window, int outType, int kvType) {
+    /** bias_rope_qk on 9 tokens of 8 query heads and one KV head (MQA) against CpuTwins.biasClipRopeQk. */
+    static void ropeCase(String what, int hd, int rotHalf, boolean interleaved, float clip, boolean withBias) {
+        int heads = 8, kvHeads = 1, n = 9;
+        int width = (heads + 2 * kvHeads) * hd;
+        RotaryEmbedding rope = null;
+        float[] inv = new float[Math.max(rotHalf, 1)];
+        if (rotHalf > 0) {
+            for (int i = 0; i < rotHalf; i++) {
+                inv[i] = (float) (1.0 / Math.pow(10000.0, 2.0 * i / (2 * rotHalf)));
+            }
+            rope = new RotaryEmbedding(inv, 1f, interleaved);
+        }
+        float[] qkv = rand(n * width, 1f), bias = withBias ? rand(width, 0.1f) : null;
+        int[] pos = RNG.ints(n, 0, 2048).toArray();
+        long dq = up(qkv), db = bias == null ? 0 : up(bias), dp = up(pos), di = up(inv);
+        k.biasRopeQk(dq, db, dp, rotHalf > 0 ? di : 0, 1f, heads, kvHeads, hd, rotHalf, interleaved, clip, n);
+        CpuTwins.biasClipRopeQk(qkv, bias, clip, pos, rope, heads, kvHeads, hd);
+        check("bias_rope_qk " + what + (withBias ? ", bias" : ""), down(dq, n * width), qkv, 2e-6);
+        for (long d : new long[] {dq, db, dp, di}) {
+            Cuda.free(d);
+        }
+    }
+
+    /**
+     * add_norm (the families' residual add + norm) against CpuTwins.addNorm: RMSNorm and LayerNorm (with and without
+     * its bias), one delta or two (parallel residual), every residual mode, f32 and bf16 out, a hidden size that is
+     * not a multiple of the block; then the final-norm form (row map) and BLOOM's in-place embedding norm.
+     */
+    static void addNormChecks() {
+        int n = 7, hidden = 320;
+        float eps = 1e-5f;
+        String[] modeName = {"x kept", "x = sum", "x = norm"};
+        for (TransformerSpec.NormSpec.Kind kind : TransformerSpec.NormSpec.Kind.values()) {
+            int kindCode = kind == TransformerSpec.NormSpec.Kind.RMS ? KernelModule.NORM_RMS : KernelModule.NORM_LAYER;
+            for (boolean two : new boolean[] {false, true}) {
+                for (int mode = 0; mode < 3; mode++) {
+                    for (int type : new int[] {KernelModule.F32, KernelModule.BF16}) {
+                        float[] x = rand(n * hidden, 2f), d1 = rand(n * hidden, 1f), b1 = rand(hidden, 0.1f);
+                        float[] d2 = two ? rand(n * hidden, 1f) : null, b2 = two ? rand(hidden, 0.1f) : null;
+                        float[] w = rand(hidden, 1f);
+                        float[] nb = kind == TransformerSpec.NormSpec.Kind.LAYER && mode != 1 ? rand(hidden, 0.5f) : null;
+                        long dx = up(x), dd1 = up(d1), db1 = up(b1), dd2 = two ? up(d2) : 0, db2 = two ? up(b2) : 0;
+                        long dw = up(w), dnb = nb == null ? 0 : up(nb), dOut = Cuda.malloc(4L * n * hidden);
+                        k.addNorm(dx, dd1, db1, dd2, db2, dw, dnb, dOut, type, 0, hidden, eps, kindCode, mode, n);
+                        float[] xCpu = x.clone();
+                        float[] ref = CpuTwins.addNorm(xCpu, d1, b1, d2, b2, w, nb, hidden, eps, kind, mode, type == KernelModule.BF16);
+                        String tag = kind + (nb != null ? " with bias" : "") + (two ? ", two deltas" : ", one delta") + ", " + modeName[mode];
+                        check("add_norm " + tag + ", out " + (type == KernelModule.F32 ? "f32" : "bf16"), downAs(dOut, type, n * hidden), ref,
+                                type == KernelModule.F32 ? 1e-5 : 8e-3);
+                        if (type == KernelModule.F32) {
+                            check("add_norm " + tag + ": residual", down(dx, n * hidden), xCpu, 1e-5);
+                        }
+                        for (long d : new long[] {dx, dd1, db1, dd2, db2, dw, dnb, dOut}) {
+                            Cuda.free(d);
+                        }
+                    }
+                }
+            }
+        }
+        // The final-norm form: rows {6, 2}, x untouched, LayerNorm with bias, two deltas (a parallel-residual model).
+        {
+            int[] rows = {6, 2};
+            float[] x = rand(n * hidden, 2f), d1 = rand(n * hidden, 1f), b1 = rand(hidden, 0.1f), d2 = rand(n * hidden, 1f);
+            float[] w = rand(hidden, 1f), nb = rand(hidden, 0.5f);
+            long dx = up(x), dd1 = up(d1), db1 = up(b1), dd2 = up(d2), dw = up(w), dnb = up(nb), dRows = up(rows);
+            long dOut = Cuda.malloc(4L * rows.length * hidden);
+            k.addNorm(dx, dd1, db1, dd2, 0, dw, dnb, dOut, KernelModule.F32, dRows, hidden, eps, KernelModule.NORM_LAYER,
+                    KernelModule.KEEP_X, rows.length);
+            float[] sx = new float[rows.length * hidden], s1 = new float[rows.length * hidden], s2 = new float[rows.length * hidden];
+            for (int r = 0; r < rows.length; r++) {
+                System.arraycopy(x, rows[r] * hidden, sx, r * hidden, hidden);
+                System.arraycopy(d1, rows[r] * hidden, s1, r * hidden, hidden);
+                System.arraycopy(d2, rows[r] * hidden, s2, r * hidden, hidden);
+            }
+            check("add_norm final form (row map, LayerNorm, two deltas)", down(dOut, rows.length * hidden),
+                    CpuTwins.addNorm(sx, s1, b1, s2, null, w, nb, hidden, eps, TransformerSpec.NormSpec.Kind.LAYER,
+                            KernelModule.KEEP_X, false), 1e-5);
+            check("add_norm final form leaves x alone", down(dx, n * hidden), x, 0);
+            for (long d : new long[] {dx, dd1, db1, dd2, dw, dnb, dRows, dOut}) {
+                Cuda.free(d);
+            }
+        }
+        // BLOOM's embedding LayerNorm: out is x itself (f32), no deltas.
+        {
+            float[] x = rand(n * hidden, 2f), w = rand(hidden, 1f), nb = rand(hidden, 0.5f);
+            long dx = up(x), dw = up(w), dnb = up(nb);
+            k.addNorm(dx, 0, 0, 0, 0, dw, dnb, dx, KernelModule.F32, 0, hidden, eps, KernelModule.NORM_LAYER, KernelModule.KEEP_X, n);
+            check("add_norm in place (embedding LayerNorm)", down(dx, n * hidden),
+                    CpuTwins.addNorm(x.clone(), null, null, null, null, w, nb, hidden, eps, TransformerSpec.NormSpec.Kind.LAYER,
+                            KernelModule.KEEP_X, false), 1e-5);
+            for (long d : new long[] {dx, dw, dnb}) {
+                Cuda.free(d);
+            }
+        }
+        // Hidden sizes around the block: 64 (the fixtures'), 1600 (GPT-2 XL), 4544 (Falcon-7B), LayerNorm, x = sum.
+        for (int hs : new int[] {64, 1600, 4544}) {
+            float[] x = rand(3 * hs, 2f), d1 = rand(3 * hs, 1f), w = rand(hs, 1f), nb = rand(hs, 0.5f);
+            long dx = up(x), dd1 = up(d1), dw = up(w), dnb = up(nb), dOut = Cuda.malloc(4L * 3 * hs);
+            k.addNorm(dx, dd1, 0, 0, 0, dw, dnb, dOut, KernelModule.F32, 0, hs, eps, KernelModule.NORM_LAYER, KernelModule.X_GETS_SUM, 3);
+            float[] xCpu = x.clone();
+            check("add_norm LayerNorm hidden " + hs, down(dOut, 3 * hs), CpuTwins.addNorm(xCpu, d1, null, null, null, w, nb, hs, eps,
+                    TransformerSpec.NormSpec.Kind.LAYER, KernelModule.X_GETS_SUM, false), 1e-5);
+            for (long d : new long[] {dx, dd1, dw, dnb, dOut}) {
+                Cuda.free(d);
+            }
+        }
+    }
+
+    static final String[] TYPE_NAMES = {"f32", "bf16", "f16"};
+
+    static void attentionCase(int hd, int window, int outType, int kvType, boolean alibiOn) {
         int heads = 8, kvHeads = 2, kvDim = kvHeads * hd, qDim = heads * hd, width = qDim + 2 * kvDim, bs = 16;
         KvBlockPool pool = new KvBlockPool(1, kvDim, bs, 128);
         int[] lengths = {1, 37, 200, 16};
@@ -416,8 +621,18 @@ public final class GpuVerify {
         k.kvCacheWrite(dq, dK, dV, kvType, dPos, dOff, dTab, qDim, kvDim, bs, n);
         float scale = (float) (1.0 / Math.sqrt(hd));
         String tag = "hd " + hd + (window > 0 ? " window " + window : "") + (outType == KernelModule.BF16 ? " bf16 out" : "")
-                + (kvType == KernelModule.BF16 ? " bf16 KV" : "");
-        if (window == 0 && outType == KernelModule.F32) {
+                + (kvType == KernelModule.BF16 ? " bf16 KV" : "") + (alibiOn ? " ALiBi" : "");
+        // BLOOM's slopes of 8 heads (0.5 .. 2^-8: distant positions fade fast), times the scale as Falcon's would be.
+        float[] slopes = null;
+        long dSlopes = 0;
+        if (alibiOn) {
+            slopes = new float[heads];
+            for (int i = 0; i < heads; i++) {
+                slopes[i] = (float) Math.pow(2, -(i + 1)) * (i % 2 == 0 ? 1f : scale);
+            }
+            dSlopes = up(slopes);
+        }
+        if (window == 0 && outType == KernelModule.F32 && !alibiOn) {
             // The arena holds what the CPU cache holds, block by block.
             float[] kAll = downAs(dK, kvType, (int) (arenaBytes / kvBytes));
             float[] kGpu = new float[n * kvDim], kCpu = new float[n * kvDim];
@@ -431,18 +646,18 @@ public final class GpuVerify {
         }
         // Attention for every token (decode = last token of each sequence; prefill = all rows).
         long dOut = Cuda.malloc(4L * n * qDim);
-        float[] ref = CpuTwins.attention(cached, caches, pos, 0, heads, kvHeads, hd, scale, window);
+        float[] ref = CpuTwins.attention(cached, caches, pos, 0, heads, kvHeads, hd, scale, window, slopes);
         if (outType == KernelModule.BF16) {
             ref = bf16(ref);
         }
         for (int warps : new int[] {4, 16}) {
             KernelModule.attentionWarps = warps;
-            k.pagedAttention(dq, dOut, outType, dK, dV, kvType, dPos, dOff, dTab, heads, kvHeads, hd, bs, scale, window, n);
+            k.pagedAttention(dq, dOut, outType, dK, dV, kvType, dPos, dOff, dTab, heads, kvHeads, hd, bs, scale, window, dSlopes, n);
             check("paged_attention GQA 8/2, lengths 1/37/200/16, " + tag + ", " + warps + " warps", downAs(dOut, outType, n * qDim), ref,
                     outType == KernelModule.F32 ? 2e-5 : 8e-3);
         }
         KernelModule.attentionWarps = 0;
-        for (long d : new long[] {dK, dV, dq, dPos, dOff, dTab, dOut}) {
+        for (long d : new long[] {dK, dV, dq, dPos, dOff, dTab, dOut, dSlopes}) {
             Cuda.free(d);
         }
     }
@@ -497,6 +712,158 @@ public final class GpuVerify {
                 }
             }
             checkInts(name + ": greedy ids vs transformers", out, ref.greedy);
+            // The one-token steps above (token by token, greedy decode) run through the bucket-1 graph: eager on first
+            // use, captured on the second, replayed after; their logits and ids are what the checks above compared.
+            int captures = gpu.graphCaptures();
+            boolean graphed = captures >= 1;
+            failures += graphed ? 0 : 1;
+            System.out.printf("%s %-58s %d captured%n", graphed ? "PASS" : "FAIL", name + ": decode steps as CUDA graphs", captures);
+            for (Variant v : variants(name, cpu.spec(), cpu.weights())) {
+                perturbedFixture(v, pool, ref.prompt);
+            }
+        }
+    }
+
+    /**
+     * The weights with every bias and norm parameter random, deterministic in {@code seed}. The hf-tiny checkpoints
+     * have zero biases and unit norm weights, which would hide a bias added in the wrong place or a norm weight
+     * misread; against the CPU engine on the same weights these show. Biases of every linear layer (absent ones
+     * added: the engine adds whichever is there), norm weights, LayerNorm biases (the engine's RMSNorm has none), the
+     * embedding norm's (where the family has one), the LM head's bias. Matrices and embeddings are shared.
+     */
+    static ModelWeights perturbed(TransformerSpec s, ModelWeights w, long seed) {
+        Random r = new Random(seed);
+        boolean ln = s.norm().kind() == TransformerSpec.NormSpec.Kind.LAYER;
+        int h = s.hidden();
+        LayerWeights[] ls = new LayerWeights[w.layers().length];
+        for (int i = 0; i < ls.length; i++) {
+            LayerWeights l = w.layers()[i];
+            LayerWeights.FusedQkv f = l.fused();
+            if (f != null) {
+                f = new LayerWeights.FusedQkv(f.w(), noise(r, f.w().rows(), 0.1f), f.qOffset(), f.kOffset(), f.vOffset());
+            }
+            boolean split = f == null;
+            ls[i] = new LayerWeights(
+                    unitNoise(r, l.norm1Weight()), ln ? noise(r, h, 0.1f) : null,
+                    l.norm2Weight() == null ? null : unitNoise(r, l.norm2Weight()), ln && l.norm2Weight() != null ? noise(r, h, 0.1f) : null,
+                    l.wq(), split ? noise(r, s.qDim(), 0.1f) : null, l.wk(), split ? noise(r, s.kvDim(), 0.1f) : null,
+                    l.wv(), split ? noise(r, s.kvDim(), 0.1f) : null, f,
+                    l.wo(), noise(r, h, 0.1f),
+                    l.wGate(), l.wGate() == null ? null : noise(r, s.ffn(), 0.1f),
+                    l.wUp(), noise(r, s.ffn(), 0.1f),
+                    l.wDown(), noise(r, h, 0.1f));
+        }
+        boolean embNorm = w.embeddingNormWeight() != null;
+        return new ModelWeights(w.tokenEmbedding(), w.positionEmbedding(),
+                embNorm ? unitNoise(r, w.embeddingNormWeight()) : null, embNorm ? noise(r, h, 0.1f) : null, ls,
+                unitNoise(r, w.finalNormWeight()), ln ? noise(r, h, 0.1f) : null, w.lmHead(), noise(r, w.lmHead().rows(), 0.1f));
+    }
+
+    private static float[] noise(Random r, int n, float scale) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) r.nextGaussian() * scale;
+        }
+        return a;
+    }
+
+    /** 1 + noise, the length of {@code like} (a norm weight). */
+    private static float[] unitNoise(Random r, float[] like) {
+        float[] a = noise(r, like.length, 0.1f);
+        for (int i = 0; i < a.length; i++) {
+            a[i] += 1f;
+        }
+        return a;
+    }
+
+    /** A fixture's model changed to exercise what no hf-tiny fixture has (see {@link #variants}). */
+    record Variant(String label, TransformerSpec spec, ModelWeights weights) {
+    }
+
+    /**
+     * The family choices no hf-tiny fixture makes, each on the fixture closest to the family that makes it (the
+     * CPU engine computes them all, so it is the reference): BLOOM with apply_residual_connection_post_layernorm;
+     * Falcon's new decoder architecture (two norms in a parallel block), Falcon-RW's ALiBi (added before the scale),
+     * rotate-half rotary over half the head (NeoX's rotary_pct); MPT's clip_qkv; Mistral's sliding window; a gated
+     * GELU MLP (Gemma-style, through bias_act rather than swiglu); GPT-2 with ReLU. Always with the fixture itself
+     * first.
+     */
+    static List<Variant> variants(String arch, TransformerSpec s, ModelWeights w) {
+        List<Variant> v = new ArrayList<>();
+        v.add(new Variant(arch, s, w));
+        switch (arch) {
+            case "bloom" -> v.add(new Variant("bloom, residual from the norm", respec(s, s.rope(), s.alibiSlopes(), false,
+                    0, 0f, true, s.gatedMlp(), s.activation()), w));
+            case "falcon" -> {
+                LayerWeights[] ls = new LayerWeights[w.layers().length];
+                for (int i = 0; i < ls.length; i++) {
+                    LayerWeights l = w.layers()[i];
+                    float[] ones = new float[s.hidden()];
+                    Arrays.fill(ones, 1f);
+                    ls[i] = new LayerWeights(l.norm1Weight(), l.norm1Bias(), ones, new float[s.hidden()], l.wq(), l.bq(), l.wk(),
+                            l.bk(), l.wv(), l.bv(), l.fused(), l.wo(), l.bo(), l.wGate(), l.bGate(), l.wUp(), l.bUp(), l.wDown(), l.bDown());
+                }
+                v.add(new Variant("falcon, two norms (new decoder architecture)", s, new ModelWeights(w.tokenEmbedding(),
+                        w.positionEmbedding(), w.embeddingNormWeight(), w.embeddingNormBias(), ls, w.finalNormWeight(),
+                        w.finalNormBias(), w.lmHead(), w.lmHeadBias())));
+                float[] slopes = new float[s.heads()];
+                for (int i = 0; i < slopes.length; i++) {
+                    slopes[i] = (float) Math.pow(2, -(i + 1));
+                }
+                v.add(new Variant("falcon, ALiBi before the scale", respec(s, null, slopes, true, 0, 0f, false,
+                        s.gatedMlp(), s.activation()), w));
+                RotaryEmbedding r = s.rope();
+                v.add(new Variant("falcon, rotary over half the head", respec(s, new RotaryEmbedding(
+                        Arrays.copyOf(r.invFreq(), r.invFreq().length / 2), r.scale(), false), null, false, 0, 0f, false,
+                        s.gatedMlp(), s.activation()), w));
+            }
+            case "mpt" -> v.add(new Variant("mpt, clip_qkv 0.02", respec(s, s.rope(), s.alibiSlopes(), s.alibiScaledWithScores(),
+                    0, 0.02f, false, s.gatedMlp(), s.activation()), w));
+            case "mistral" -> v.add(new Variant("mistral, sliding window 3", respec(s, s.rope(), null, false, 3, 0f, false,
+                    s.gatedMlp(), s.activation()), w));
+            case "llama" -> v.add(new Variant("llama, gated GELU (tanh)", respec(s, s.rope(), null, false, 0, 0f, false, true,
+                    TransformerSpec.Activation.GELU_TANH), w));
+            case "gpt2" -> v.add(new Variant("gpt2, ReLU", respec(s, null, null, false, 0, 0f, false, false,
+                    TransformerSpec.Activation.RELU), w));
+            default -> {
+            }
+        }
+        return v;
+    }
+
+    private static TransformerSpec respec(TransformerSpec s, RotaryEmbedding rope, float[] alibi, boolean alibiScaled,
+                                          int window, float clip, boolean residualFromNorm, boolean gated,
+                                          TransformerSpec.Activation act) {
+        return new TransformerSpec(s.hidden(), s.layers(), s.heads(), s.kvHeads(), s.headDim(), s.ffn(), s.vocab(),
+                s.contextLength(), s.norm(), rope, alibi, alibiScaled, s.attentionScale(), window, clip,
+                s.parallelResidual(), residualFromNorm, gated, act);
+    }
+
+    /**
+     * The runner against the CPU engine on a variant's spec with the weights' biases and norm parameters random
+     * ({@link #perturbed}): whole-prompt logits, then token by token through the paged cache (one-token steps: CUDA
+     * graphs), 1e-4 relative. transformers' fixtures cannot check these (their biases and norms are zeros and ones).
+     */
+    static void perturbedFixture(Variant v, WorkerPool pool, int[] prompt) throws Exception {
+        String name = v.label();
+        ModelWeights pw = perturbed(v.spec(), v.weights(), 7);
+        try (DecoderModel cpuP = new DecoderModel(name, v.spec(), pw, null, pool);
+             GpuLlamaModel gpu = new GpuLlamaModel(name, v.spec(), pw, GpuLlamaModel.Precision.AS_STORED, null)) {
+            int vocab = gpu.vocabSize(), n = prompt.length;
+            float[] cpuLogits = new float[n * vocab];
+            cpuP.forward(new Batch(n).addSequence(prompt, 0, n, 0, cpuP.newCache(), true), cpuLogits);
+            KvBlockPool kv = gpu.newKvPool(16, (gpu.contextLength() + 15) / 16);
+            float[] logits = new float[n * vocab];
+            gpu.forward(new Batch(n).addSequence(prompt, 0, n, 0, gpu.newCache(kv), true), logits);
+            check(name + " with random biases and norms: whole prompt vs CPU engine", logits, cpuLogits, 1e-4);
+            KvCache c = gpu.newCache(kv);
+            float[] step = new float[vocab], stepped = new float[n * vocab];
+            Batch b = new Batch(1);
+            for (int i = 0; i < n; i++) {
+                gpu.forward(b.clear().add(prompt[i], i, c, true), step);
+                System.arraycopy(step, 0, stepped, i * vocab, vocab);
+            }
+            check(name + " with random biases and norms: token by token vs CPU engine", stepped, cpuLogits, 1e-4);
         }
     }
 

@@ -26,7 +26,8 @@ import org.bytedeco.javacpp.PointerPointer;
 public final class KernelModule implements AutoCloseable {
     public static final String RESOURCE = "/dev/llmplatform/nativekernels/kernels.fatbin";
     public static final String[] KERNELS = {"embed_gather", "add_rmsnorm", "bias_rope_qk", "kv_cache_write",
-        "paged_attention", "swiglu", "argmax_rows", "convert", "gemv_one", "gemv_small", "add_f32", "pick_rows"};
+        "paged_attention", "swiglu", "argmax_rows", "convert", "gemv_one", "gemv_small", "add_f32", "pick_rows",
+        "add_norm", "paged_attention_alibi", "bias_act", "add_bias_rows", "transpose_convert"};
 
     /**
      * The kernels that begin with {@code pdl_begin()} (kernels.cu): only these are launched as programmatic dependents
@@ -34,10 +35,18 @@ public final class KernelModule implements AutoCloseable {
      * before waiting can never be started early by mistake.
      */
     static final java.util.Set<String> PDL_KERNELS = java.util.Set.of("embed_gather", "add_rmsnorm", "bias_rope_qk", "kv_cache_write",
-            "paged_attention", "swiglu", "argmax_rows", "gemv_one", "gemv_small", "pick_rows", "allreduce_one_shot");
+            "paged_attention", "paged_attention_alibi", "swiglu", "argmax_rows", "gemv_one", "gemv_small", "pick_rows", "add_norm",
+            "bias_act", "add_bias_rows", "allreduce_one_shot");
 
     /** Element type codes the kernels take (outType/dtype arguments). */
     public static final int F32 = 0, BF16 = 1, F16 = 2;
+    /** {@link #addNorm}'s norm kinds. */
+    public static final int NORM_RMS = 0, NORM_LAYER = 1;
+    /**
+     * {@link #addNorm}'s residual modes: leave x alone, store the sum into x (the residual stream moves on), or store
+     * the norm's f32 output into x (BLOOM's apply_residual_connection_post_layernorm).
+     */
+    public static final int KEEP_X = 0, X_GETS_SUM = 1, X_GETS_NORM = 2;
 
     private static final int MAX_ARGS = 20;
     /** Warps per paged_attention block, at most ATT_MAX_WARPS in kernels.cu; 0 lets {@link #pagedAttention} pick. */
@@ -207,7 +216,13 @@ public final class KernelModule implements AutoCloseable {
 
     /** x[t] = table[tokens[t]] for t < n. */
     public void embedGather(long x, long table, int dtype, long tokens, int hidden, int n) {
-        p(x).p(table).i(dtype).p(tokens).i(hidden);
+        embedGather(x, table, dtype, tokens, hidden, 0, F32, 0, n);
+    }
+
+    /** x[t] = table[tokens[t]] + posTable[positions[t]] for t < n (posTable 0: no position rows). */
+    public void embedGather(long x, long table, int dtype, long tokens, int hidden, long posTable, int posType,
+                            long positions, int n) {
+        p(x).p(table).i(dtype).p(tokens).i(hidden).p(posTable).i(posType).p(positions);
         launch(embedGather, "embed_gather", n, 1, 256);
     }
 
@@ -218,10 +233,54 @@ public final class KernelModule implements AutoCloseable {
         launch(addRmsnorm, "add_rmsnorm", nRows, 1, Math.min(1024, roundUp32(Math.max(32, hidden / 4))));
     }
 
+    /** Bias and rotate-half rotary over the first 2 rotHalf elements of each q and k head, in place. */
     public void biasRopeQk(long qkv, long bias, long positions, long invFreq, float scale, int heads, int kvHeads,
                            int headDim, int rotHalf, int n) {
-        p(qkv).p(bias).p(positions).p(invFreq).f(scale).i(heads).i(kvHeads).i(headDim).i(rotHalf);
+        biasRopeQk(qkv, bias, positions, invFreq, scale, heads, kvHeads, headDim, rotHalf, false, 0f, n);
+    }
+
+    /**
+     * See kernels.cu: bias (0: none), clamp to [-clip, clip] (clip 0: none), then rotary over the first 2 rotHalf
+     * elements of each q and k head (rotHalf 0: none), pairs (i, rotHalf + i) or, interleaved, (2i, 2i + 1).
+     */
+    public void biasRopeQk(long qkv, long bias, long positions, long invFreq, float scale, int heads, int kvHeads,
+                           int headDim, int rotHalf, boolean interleaved, float clip, int n) {
+        p(qkv).p(bias).p(positions).p(invFreq).f(scale).i(heads).i(kvHeads).i(headDim).i(rotHalf).i(interleaved ? 1 : 0).f(clip);
         launch(biasRopeQk, "bias_rope_qk", n, 1, 256);
+    }
+
+    /**
+     * See kernels.cu: v = x[src] + (d1[src] + b1) + (d2[src] + b2) (any of them 0: absent); out[r] = norm(v) * w (+ nb)
+     * as outType, {@code kind} {@link #NORM_RMS} or {@link #NORM_LAYER}, {@code mode} {@link #KEEP_X},
+     * {@link #X_GETS_SUM} or {@link #X_GETS_NORM}; src = rows[r] when rows is not 0.
+     */
+    public void addNorm(long x, long d1, long b1, long d2, long b2, long w, long nb, long out, int outType, long rows,
+                        int hidden, float eps, int kind, int mode, int nRows) {
+        call("add_norm").p(x).p(d1).p(b1).p(d2).p(b2).p(w).p(nb).p(out).i(outType).p(rows).i(hidden).f(eps).i(kind).i(mode)
+                .launch(nRows, 1, Math.min(1024, roundUp32(Math.max(32, hidden / 4))), 0);
+    }
+
+    /**
+     * The MLP activation ({@code act}: the ordinal of TransformerSpec.Activation) with the up (and gate) bias, over
+     * n rows of [gate | up] (gated) or [ffn] (plain), into n rows of ffn in outType.
+     */
+    public void biasAct(long in, long bias, long out, int outType, int ffn, int act, boolean gated, int n) {
+        long total = (long) ffn * n;
+        call("bias_act").p(in).p(bias).p(out).i(outType).i(ffn).i(act).i(gated ? 1 : 0).p(total)
+                .launch((int) Math.min(65535, (total + 255) / 256), 1, 256, 0);
+    }
+
+    /** y[r][c] += bias[c] over rows x cols f32 (the LM head's bias). */
+    public void addBiasRows(long y, long bias, int cols, int rows) {
+        long total = (long) cols * rows;
+        call("add_bias_rows").p(y).p(bias).i(cols).p(total).launch((int) Math.min(65535, (total + 255) / 256), 1, 256, 0);
+    }
+
+    /** out[rows][cols] (outType) = the input-major in ([cols][rows], inType) transposed. */
+    public void transpose(long in, int inType, long out, int outType, int rows, int cols) {
+        long total = (long) rows * cols;
+        call("transpose_convert").p(in).i(inType).p(out).i(outType).i(rows).i(cols)
+                .launch((int) Math.min(65535, (total + 255) / 256), 1, 256, 0);
     }
 
     /** Keys and values of n qkv rows into the paged cache of one layer, stored as kvType (F32 or BF16). */
@@ -234,17 +293,30 @@ public final class KernelModule implements AutoCloseable {
     public void pagedAttention(long qkv, long out, int outType, long kCache, long vCache, int kvType, long positions,
                                long tableOff, long tables, int heads, int kvHeads, int headDim, int blockSize, float scale,
                                int window, int n) {
+        pagedAttention(qkv, out, outType, kCache, vCache, kvType, positions, tableOff, tables, heads, kvHeads, headDim,
+                blockSize, scale, window, 0, n);
+    }
+
+    /** The same with ALiBi: {@code slopes} f32 [heads] on the device (already multiplied by the scale where the family
+     * adds the bias before scaling), or 0 for none. */
+    public void pagedAttention(long qkv, long out, int outType, long kCache, long vCache, int kvType, long positions,
+                               long tableOff, long tables, int heads, int kvHeads, int headDim, int blockSize, float scale,
+                               int window, long slopes, int n) {
         if (headDim > 256) {
             throw new IllegalArgumentException("paged_attention handles head dims up to 256, got " + headDim);
         }
         p(qkv).p(out).i(outType).p(kCache).p(vCache).i(kvType).p(positions).p(tableOff).p(tables).i(heads).i(kvHeads)
-                .i(headDim).i(blockSize).f(scale).i(window);
+                .i(headDim).i(blockSize).f(scale).i(window).p(slopes);
         // Few (token, head) blocks: 16 warps share each sequence; many: 4 warps, so more blocks fit per SM (the
         // head-dim 64/128/256 kernel takes 70 registers a thread: one 16-warp block per SM). H100, 2026-11-25: 16
         // warps at 4096 blocks and fewer won with the earlier kernel; with this one, 4 warps won at 8192 blocks
         // (batch 256) and 16 warps lost ground at 2048 (batch 64), hence the switch at 1024 blocks.
         int warps = attentionWarps > 0 ? attentionWarps : (long) n * heads > 1024 ? 4 : 16;
-        launch(pagedAttention, "paged_attention", n, heads, 32 * warps);
+        if (slopes == 0) {
+            launch(pagedAttention, "paged_attention", n, heads, 32 * warps);
+        } else {
+            launch(byName.computeIfAbsent("paged_attention_alibi", this::fn), "paged_attention_alibi", n, heads, 32 * warps);
+        }
     }
 
     public void swiglu(long gu, long bias, long out, int outType, int ffn, int n) {
