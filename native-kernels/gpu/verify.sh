@@ -4,6 +4,8 @@
 # Sections (SECTIONS="..." picks some, in this order):
 #   kernels   every kernel vs its CPU twin on random inputs (f32 and bf16 KV caches; every family's variants:
 #             LayerNorm, parallel-residual adds, GELU, interleaved/partial rotary, clip_qkv, ALiBi, positions, ...)
+#   prefill   flash-style prefill attention (tensor cores) vs paged_attention and a bf16 twin (GQA, MQA, windows, head
+#             dims 64/128/256, f32/bf16 KV), the runner end to end with it, and its timing on a 2048-token prompt
 #   fixtures  hf-tiny fixtures of every family vs transformers (logits, greedy ids; decode steps run as CUDA graphs):
 #             $FIXTURES (default "llama mistral qwen2 gpt2 gptj falcon mpt bloom")
 #   kjv       kjv-demo greedy continuations, six sequences batched, bf16 GEMMs and f32
@@ -29,7 +31,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 d=.device
-sections=${SECTIONS:-kernels fixtures kjv graphs runtime energy leak bench serving peer compare}
+sections=${SECTIONS:-kernels prefill fixtures kjv graphs runtime energy leak bench serving peer compare}
 shapes=${SHAPES:-llama-1b llama-7b}
 out=${OUT:-/tmp/verify-out}
 mkdir -p "$out"
@@ -55,6 +57,7 @@ V=dev.llmplatform.nativekernels.GpuVerify
 for s in $sections; do
   case $s in
     kernels)  step kernels "${jvm[@]}" $V kernels ;;
+    prefill)  step prefill "${jvm[@]}" dev.llmplatform.nativekernels.PrefillAttentionChecks ;;
     fixtures) step fixtures "${jvm[@]}" $V fixture $(for f in ${FIXTURES:-llama mistral qwen2 gpt2 gptj falcon mpt bloom}; do echo $d/fixtures/$f; done) ;;
     kjv)      step kjv "${jvm[@]}" $V kjv ../models/kjv-demo ;;
     graphs)   step graphs "${jvm[@]}" $V graphs ../models/kjv-demo ;;

@@ -133,6 +133,8 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
     private boolean allReduceSkipped;
     private int hostLogitsCapacity;
     private int[] metaArr = new int[0];
+    /** Flash-style prefill attention: the tiles of the current eager pass when it takes that kernel. */
+    private final PrefillAttention prefill = new PrefillAttention();
 
     public GpuLlamaModel(DecoderModel cpu, Precision precision) {
         this(cpu.name(), cpu.spec(), cpu.weights(), precision, null);
@@ -798,9 +800,9 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
             runGraphed(batch, pool, arena, tableInts);
             return rows;
         }
-        // meta: tokens[n] | positions[n] | tableOff[n] | logit rows[n] | block tables
+        // meta: tokens[n] | positions[n] | tableOff[n] | logit rows[n] | block tables | prefill attention tiles
         int metaInts = 4 * n + tableInts;
-        ensureCapacity(n, rows, metaInts);
+        ensureCapacity(n, rows, metaInts + PrefillAttention.metaInts(n));
         int[] m = metaArr;
         fillMeta(batch, m, n, 4 * n, 0);
         int r = 0;
@@ -809,6 +811,8 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
                 m[3 * n + r++] = t;
             }
         }
+        metaInts += prefill.plan(m, n, n, 2 * n, metaInts, meta, spec.heads(), spec.kvHeads(), spec.headDim(),
+                spec.slidingWindow(), type, spec.alibiSlopes() != null);
         upload(m, metaInts, hostMeta, meta);
         enqueuePass(n, rows, meta, meta + 4L * n, meta + 8L * n, meta + 16L * n, meta + 12L * n, arena, pool.blockSize());
         return rows;
@@ -948,9 +952,12 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
                         interleaved, clip, n);
             }
             k.kvCacheWrite(qkv, kL, vL, arena.type(), dPos, dTableOff, dTables, qDim, kvDim, bs, n);
-            k.pagedAttention(qkv, att, type, kL, vL, arena.type(), dPos, dTableOff, dTables, spec.heads(), spec.kvHeads(),
-                    spec.headDim(), bs, spec.attentionScale()[l], spec.slidingWindow(),
-                    alibi == 0 ? 0 : alibi + 4L * l * spec.heads(), n);
+            if (alibi != 0 || !prefill.attention(k, qkv, att, type, kL, vL, arena.type(), dPos, dTableOff, dTables, spec.heads(),
+                    spec.kvHeads(), spec.headDim(), bs, spec.attentionScale()[l], spec.slidingWindow(), n)) {
+                k.pagedAttention(qkv, att, type, kL, vL, arena.type(), dPos, dTableOff, dTables, spec.heads(), spec.kvHeads(),
+                        spec.headDim(), bs, spec.attentionScale()[l], spec.slidingWindow(),
+                        alibi == 0 ? 0 : alibi + 4L * l * spec.heads(), n);
+            }
             linear(wO[l], type, h, qDim, att, n, proj);
             reduce(proj, n);
             if (!parallel) {

@@ -153,6 +153,23 @@ public final class KernelModule implements AutoCloseable {
         return new Call(f, kernel);
     }
 
+    /** Dynamic shared memory limits raised so far, by kernel name (see {@link #allowShared}). */
+    private final Map<String, Integer> sharedLimits = new HashMap<>();
+
+    /**
+     * Lets {@code kernel} take up to {@code bytes} of dynamic shared memory per block (above the default 48 KB a
+     * launch needs CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES raised first); set once per kernel and size.
+     */
+    void allowShared(String kernel, int bytes) {
+        Integer set = sharedLimits.get(kernel);
+        if (set == null || set < bytes) {
+            CUfunc_st f = byName.computeIfAbsent(kernel, this::fn);
+            Cuda.checkDriver(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
+                    "cuFuncSetAttribute(" + kernel + ", max dynamic shared " + bytes + ")");
+            sharedLimits.put(kernel, bytes);
+        }
+    }
+
     /** One launch being assembled (see {@link #call}). */
     final class Call {
         private final CUfunc_st fn;
