@@ -74,3 +74,55 @@ extern "C" __global__ void allreduce_one_shot(float* buf, long long n4, const un
         io[i] = s;
     }
 }
+
+// The one-shot all-reduce of a row-parallel product fused with the residual add and RMSNorm that follow it in a
+// Llama block (add_rmsnorm with writeBack): one block per token row, so a decode step's all-reduce and norm are one
+// kernel instead of two. Block r owns row r's slot in a stage of its own (table[2 ranks + p], same two halves), and
+// flags/counters at index flagBase + r, so the parity argument above holds per row: row r's slot is written again
+// only two calls-with-row-r later, after a flag wait that needs every peer to have finished the call between.
+// The arithmetic is allreduce_one_shot's (the sum over ranks in rank order) then add_rmsnorm's with the same block
+// size (x + sum, + bias; the sum of squares in the same per-thread order), so the bits equal the unfused pair's.
+extern "C" __global__ void allreduce_add_rmsnorm(const float* buf, int hidden, const unsigned long long* table, int rank,
+                                                 int ranks, long long capacity, int* counters, const int* abortFlag,
+                                                 int flagBase, float* x, const float* bias, const float* w, void* out,
+                                                 int outType, float eps) {
+    __shared__ int epoch;
+    pdl_begin();
+    const int r = blockIdx.x;
+    if (threadIdx.x == 0) {
+        epoch = counters[flagBase + r] + 1;
+        counters[flagBase + r] = epoch;
+    }
+    __syncthreads();
+    const int e = epoch;
+    const long long slot = (long long) (e & 1) * capacity + (long long) r * hidden;
+    float* mine = (float*) table[2 * ranks + rank] + slot;
+    const float* in = buf + (long long) r * hidden;
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x) mine[i] = in[i];
+    __syncthreads();
+    if (threadIdx.x < ranks) {
+        int p = threadIdx.x;
+        int* peerFlags = (int*) table[ranks + p];
+        ar_store_release(peerFlags + (flagBase + r) * AR_MAX_RANKS + rank, e);
+        const int* myFlag = (const int*) table[ranks + rank] + (flagBase + r) * AR_MAX_RANKS + p;
+        for (unsigned spins = 1; ar_load_acquire(myFlag) < e; spins++) {
+            if ((spins & 1023) == 0 && *(volatile const int*) abortFlag) break;
+        }
+    }
+    __syncthreads();
+    float* xr = x + (long long) r * hidden;
+    float ss = 0.f;
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+        float s = __ldcv((const float*) table[2 * ranks] + slot + i);
+        for (int p = 1; p < ranks; p++) s += __ldcv((const float*) table[2 * ranks + p] + slot + i);
+        float v = xr[i];
+        v += s;
+        if (bias) v += bias[i];
+        xr[i] = v;
+        ss += v * v;
+    }
+    ss = block_sum(ss);
+    float inv = (float) (1.0 / sqrt((double) (ss / hidden + eps)));
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x)
+        store_from_float(out, outType, (long long) r * hidden + i, xr[i] * inv * w[i]);
+}

@@ -131,6 +131,9 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
     // left out (wrong results; TpBench times steps with and without them).
     private int failAtLayer = -1;
     private boolean allReduceSkipped;
+    // A rank's product whose all-reduce waits for the next norm, which fuses both (0: none), and its rows.
+    private long unreduced;
+    private int unreducedRows;
     private int hostLogitsCapacity;
     private int[] metaArr = new int[0];
     /** Flash-style prefill attention: the tiles of the current eager pass when it takes that kernel. */
@@ -924,6 +927,7 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
      */
     private void enqueuePass(int n, int rows, long dTokens, long dPos, long dTableOff, long dTables, long dRows,
                              KvArena arena, int bs) {
+        unreduced = 0;
         k.embedGather(x, embedding, embeddingType, dTokens, h, posEmbedding, posEmbeddingType, dPos, n);
         if (embNorm != 0) {
             // BLOOM's word_embeddings_layernorm (a LayerNorm whatever the blocks use), in place on the f32 stream.
@@ -987,6 +991,9 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
                 k.addBiasRows(logitsDev, lmHeadBias, vocab, rows);
             }
         }
+        // No logits wanted (a prompt chunk): the last layer's output is not needed, on any rank, so its all-reduce
+        // is left out everywhere alike.
+        unreduced = 0;
     }
 
     /**
@@ -996,6 +1003,16 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
      * kernel it ran before the other families came; everything else runs add_norm.
      */
     private void norm(long d1, long b1, long d2, long b2, long w, long nb, long out, long dRows, int mode, int count) {
+        if (unreduced != 0) {
+            long buf = unreduced;
+            unreduced = 0;
+            if (d1 == buf && d2 == 0 && b2 == 0 && nb == 0 && normKind == KernelModule.NORM_RMS && mode == KernelModule.X_GETS_SUM
+                    && dRows == 0 && count == unreducedRows) {
+                allReduce.sumAddRmsnorm(buf, count, h, x, b1, w, out, type, eps);
+                return;
+            }
+            allReduce.sum(buf, (long) unreducedRows * h); // not the fusable shape: sum now, then the norm as usual
+        }
         if (normKind == KernelModule.NORM_RMS && d2 == 0 && b2 == 0 && nb == 0 && mode != KernelModule.X_GETS_NORM) {
             k.addRmsnorm(x, d1, b1, w, out, type, dRows, h, eps, mode == KernelModule.X_GETS_SUM, count);
         } else {
@@ -1006,7 +1023,13 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
     /** A rank's all-reduce of a row-parallel product's partial sums ([n][hidden] f32), before its bias is added. */
     private void reduce(long buf, int n) {
         if (allReduce != null && !allReduceSkipped) {
-            allReduce.sum(buf, (long) n * h);
+            if (normKind == KernelModule.NORM_RMS && !parallel && allReduce.fusesAddRmsnorm(n, h)) {
+                // Left for the norm that comes next, which sums it in the same kernel (see norm).
+                unreduced = buf;
+                unreducedRows = n;
+            } else {
+                allReduce.sum(buf, (long) n * h);
+            }
         }
     }
 

@@ -207,6 +207,12 @@ public final class GpuTensorParallelModel implements ModelRunner, EnergyMetered 
         return this;
     }
 
+    /** Programmatic dependent launch on every rank ({@link GpuLlamaModel#setProgrammaticLaunch}). */
+    public GpuTensorParallelModel setProgrammaticLaunch(boolean on) {
+        threads.call(r -> ranks[r].setProgrammaticLaunch(on), group::abort);
+        return this;
+    }
+
     public GpuTensorParallelModel setKvCacheBf16(boolean on) {
         threads.call(r -> ranks[r].setKvCacheBf16(on), group::abort);
         return this;

@@ -36,7 +36,7 @@ public final class KernelModule implements AutoCloseable {
      */
     static final java.util.Set<String> PDL_KERNELS = java.util.Set.of("embed_gather", "add_rmsnorm", "bias_rope_qk", "kv_cache_write",
             "paged_attention", "paged_attention_alibi", "swiglu", "argmax_rows", "gemv_one", "gemv_small", "pick_rows", "add_norm",
-            "bias_act", "add_bias_rows", "allreduce_one_shot");
+            "bias_act", "add_bias_rows", "allreduce_one_shot", "allreduce_add_rmsnorm");
 
     /** Element type codes the kernels take (outType/dtype arguments). */
     public static final int F32 = 0, BF16 = 1, F16 = 2;
@@ -247,7 +247,7 @@ public final class KernelModule implements AutoCloseable {
     public void addRmsnorm(long x, long delta, long bias, long w, long out, int outType, long rows, int hidden, float eps,
                            boolean writeBack, int nRows) {
         p(x).p(delta).p(bias).p(w).p(out).i(outType).p(rows).i(hidden).f(eps).i(writeBack ? 1 : 0);
-        launch(addRmsnorm, "add_rmsnorm", nRows, 1, Math.min(1024, roundUp32(Math.max(32, hidden / 4))));
+        launch(addRmsnorm, "add_rmsnorm", nRows, 1, addRmsnormThreads(hidden));
     }
 
     /** Bias and rotate-half rotary over the first 2 rotHalf elements of each q and k head, in place. */
@@ -389,6 +389,11 @@ public final class KernelModule implements AutoCloseable {
     public void convert(long in, int inType, long out, int outType, long n) {
         p(in).i(inType).p(out).i(outType).p(n);
         launch(convert, "convert", (int) Math.min(65535, (n + 255) / 256), 1, 256);
+    }
+
+    /** add_rmsnorm's block size (a fused kernel that must give its bits uses the same: the sums' order follows it). */
+    static int addRmsnormThreads(int hidden) {
+        return Math.min(1024, roundUp32(Math.max(32, hidden / 4)));
     }
 
     private static int roundUp32(int v) {

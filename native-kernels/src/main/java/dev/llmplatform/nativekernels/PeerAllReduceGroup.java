@@ -17,6 +17,10 @@ import org.bytedeco.javacpp.LongPointer;
  * flags, counters and each rank's table of peer addresses. Sums may be captured into CUDA graphs (the kernel's
  * per-call state lives on the devices), and then every rank must replay its graph in the same step, as with NCCL.
  *
+ * <p>A rank whose all-reduce is followed by the Llama block's residual add and RMSNorm asks for both at once
+ * ({@link Rank#sumAddRmsnorm}, {@code allreduce_add_rmsnorm}: one block per token row), which saves a kernel per
+ * all-reduce and gives the same bits.
+ *
  * <p>{@link #abort} sets a flag in mapped host memory that waiting kernels poll, so a failed rank cannot leave its
  * peers spinning; after it, as after NCCL's abort, the group is done (reload the model).
  */
@@ -24,11 +28,15 @@ final class PeerAllReduceGroup implements ReduceGroup {
     /** Messages up to this size take the one-shot kernel: above it NCCL's bandwidth wins (each rank reads (n-1) x). */
     static final long DEFAULT_LIMIT_BYTES = 1 << 20;
     private static final int MAX_RANKS = 8, BLOCKS = 32, THREADS = 512;
+    /** The most token rows the fused all-reduce + add + RMSNorm takes (one block per row; flags after the 32 blocks'). */
+    static final int MAX_FUSED_ROWS = 256;
+    /** Benchmark switch: whether ranks fuse the all-reduce with the add + RMSNorm after it (default on). */
+    static volatile boolean fuseAddRmsnorm = true;
 
     private final int[] devices;
     private final long limitFloats;
     private NcclGroup nccl; // set in the constructor (null only when it failed before)
-    private final long[] stage, flags, counters, tables;
+    private final long[] stage, fusedStage, flags, counters, tables;
     private long abortFlag; // mapped host memory, one int (cudaMallocHost memory is mapped under unified addressing)
     private volatile boolean aborted;
     private boolean closed;
@@ -58,6 +66,7 @@ final class PeerAllReduceGroup implements ReduceGroup {
         int n = devices.length;
         limitFloats = limitBytes / 4 / 4 * 4;
         stage = new long[n];
+        fusedStage = new long[n];
         flags = new long[n];
         counters = new long[n];
         tables = new long[n];
@@ -71,20 +80,23 @@ final class PeerAllReduceGroup implements ReduceGroup {
                     Cuda.enablePeerAccess(d);
                 }
                 stage[r] = Cuda.malloc(2 * 4 * limitFloats);
-                flags[r] = Cuda.malloc(4L * BLOCKS * MAX_RANKS);
-                counters[r] = Cuda.malloc(4L * BLOCKS);
-                tables[r] = Cuda.malloc(8L * 2 * n);
-                Cuda.memsetSync(flags[r], 4L * BLOCKS * MAX_RANKS);
-                Cuda.memsetSync(counters[r], 4L * BLOCKS);
+                fusedStage[r] = Cuda.malloc(2 * 4 * limitFloats);
+                flags[r] = Cuda.malloc(4L * (BLOCKS + MAX_FUSED_ROWS) * MAX_RANKS);
+                counters[r] = Cuda.malloc(4L * (BLOCKS + MAX_FUSED_ROWS));
+                tables[r] = Cuda.malloc(8L * 3 * n);
+                Cuda.memsetSync(flags[r], 4L * (BLOCKS + MAX_FUSED_ROWS) * MAX_RANKS);
+                Cuda.memsetSync(counters[r], 4L * (BLOCKS + MAX_FUSED_ROWS));
             }
-            try (LongPointer table = new LongPointer(2L * n)) {
+            // Every rank's table: the stages, the flags, the fused path's stages (allreduce.cuh).
+            try (LongPointer table = new LongPointer(3L * n)) {
                 for (int r = 0; r < n; r++) {
                     table.put(r, stage[r]);
                     table.put(n + r, flags[r]);
+                    table.put(2L * n + r, fusedStage[r]);
                 }
                 for (int r = 0; r < n; r++) {
                     Cuda.init(devices[r]);
-                    Cuda.copyToDeviceSync(tables[r], table.address(), 8L * 2 * n);
+                    Cuda.copyToDeviceSync(tables[r], table.address(), 8L * 3 * n);
                 }
             }
         } catch (RuntimeException | Error e) {
@@ -118,6 +130,25 @@ final class PeerAllReduceGroup implements ReduceGroup {
                 }
                 k.call("allreduce_one_shot").p(buf).p(floats / 4).p(tables[r]).i(r).i(devices.length).p(limitFloats / 4)
                         .p(counters[r]).p(abortFlag).launch(BLOCKS, 1, THREADS, 0);
+            }
+
+            @Override
+            public boolean fusesAddRmsnorm(int rows, int hidden) {
+                return fuseAddRmsnorm && rows <= MAX_FUSED_ROWS && (long) rows * hidden <= limitFloats;
+            }
+
+            @Override
+            public void sumAddRmsnorm(long buf, int rows, int hidden, long x, long bias, long w, long out, int outType, float eps) {
+                if (aborted) {
+                    throw new PeerFailedException();
+                }
+                if (!fusesAddRmsnorm(rows, hidden)) {
+                    throw new IllegalArgumentException("the fused all-reduce takes at most " + MAX_FUSED_ROWS + " rows and "
+                            + limitFloats + " floats, got " + rows + " x " + hidden);
+                }
+                k.call("allreduce_add_rmsnorm").p(buf).i(hidden).p(tables[r]).i(r).i(devices.length).p(limitFloats)
+                        .p(counters[r]).p(abortFlag).i(BLOCKS).p(x).p(bias).p(w).p(out).i(outType).f(eps)
+                        .launch(rows, 1, KernelModule.addRmsnormThreads(hidden), 0);
             }
 
             @Override
@@ -162,9 +193,10 @@ final class PeerAllReduceGroup implements ReduceGroup {
         closed = true;
         try {
             for (int r = 0; r < devices.length; r++) {
-                if (stage[r] != 0 || flags[r] != 0 || counters[r] != 0 || tables[r] != 0) {
+                if (stage[r] != 0 || fusedStage[r] != 0 || flags[r] != 0 || counters[r] != 0 || tables[r] != 0) {
                     Cuda.init(devices[r]);
                     Cuda.free(stage[r]);
+                    Cuda.free(fusedStage[r]);
                     Cuda.free(flags[r]);
                     Cuda.free(counters[r]);
                     Cuda.free(tables[r]);

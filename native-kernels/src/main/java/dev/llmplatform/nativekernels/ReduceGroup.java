@@ -21,6 +21,21 @@ interface ReduceGroup extends AutoCloseable {
         /** Enqueues the in-place sum of {@code floats} f32 values at {@code buf} over every rank. */
         void sum(long buf, long floats);
 
+        /** Whether {@link #sumAddRmsnorm} takes {@code rows} rows of {@code hidden} floats (default: never). */
+        default boolean fusesAddRmsnorm(int rows, int hidden) {
+            return false;
+        }
+
+        /**
+         * The sum of {@code buf} ([rows][hidden] f32) over every rank fused with the residual add and RMSNorm that
+         * follow it: {@code x += sum + bias} (bias may be 0), {@code out = rmsnorm(x) * w} in {@code outType}, the same
+         * bits as {@link #sum} then {@code add_rmsnorm}; {@code buf} keeps this rank's part. Only where
+         * {@link #fusesAddRmsnorm} says so.
+         */
+        default void sumAddRmsnorm(long buf, int rows, int hidden, long x, long bias, long w, long out, int outType, float eps) {
+            throw new UnsupportedOperationException("this all-reduce has no fused add + RMSNorm");
+        }
+
         /** Whether {@link #sum} may be captured into a CUDA graph (then every rank must replay its graph together). */
         boolean capturable();
     }

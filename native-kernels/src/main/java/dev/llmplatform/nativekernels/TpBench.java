@@ -122,7 +122,15 @@ public final class TpBench {
         for (int i = 0; i < batches.length; i++) {
             int batch = batches[i];
             double graphs = decode(tp, batch, tag + "-graphs");
-            double eager = -1, without = -1;
+            double eager = -1, without = -1, unfused = -1, pdl = -1;
+            if (reduce == GpuTensorParallelModel.AllReduce.PEER) {
+                // Each decode() runs on a pool of its own, whose graphs are captured afresh and dropped with it.
+                PeerAllReduceGroup.fuseAddRmsnorm = false;
+                unfused = decode(tp, batch, tag + "-graphs-unfused");
+                PeerAllReduceGroup.fuseAddRmsnorm = true;
+                pdl = decode(tp.setProgrammaticLaunch(true), batch, tag + "-graphs-pdl");
+                tp.setProgrammaticLaunch(false);
+            }
             if (reduce == GpuTensorParallelModel.AllReduce.NCCL) {
                 eager = decode(tp.setCudaGraphs(false), batch, tag + "-no-graphs");
                 tp.setCudaGraphs(true);
@@ -142,6 +150,10 @@ public final class TpBench {
                     batch, graphs, stepMs));
             if (!noTp1) {
                 line.append(String.format(Locale.ROOT, ", TP=%d/TP=1 %.2fx", n, graphs / one[i]));
+            }
+            if (unfused > 0) {
+                line.append(String.format(Locale.ROOT, " (all-reduce and add+RMSNorm unfused: %.0f tok/s; with programmatic launch: %.0f tok/s, %.2fx TP=1)",
+                        unfused, pdl, noTp1 ? Double.NaN : pdl / one[i]));
             }
             if (eager > 0) {
                 double stepWithoutMs = 1e3 * batch / without;

@@ -80,6 +80,9 @@ final class TpChecks {
             for (Path f : fixtures) {
                 fixture(f, s);
             }
+            if (s.reduce == GpuTensorParallelModel.AllReduce.PEER) {
+                fusedNorm(kjv, s);
+            }
             kjv(kjv, s);
             runtime(kjv, s);
             failure(kjv, s);
@@ -342,5 +345,66 @@ final class TpChecks {
         System.out.printf("%s peer all-reduce over GPUs %s: %d sums of 4 floats .. 2 MB (one-shot up to %d B, NCCL above), "
                         + "%d values differing from the host's rank-order sum, in %.1f s%n", bad == 0 ? "PASS" : "FAIL",
                 Arrays.toString(devices), calls, PeerAllReduceGroup.DEFAULT_LIMIT_BYTES, bad, (System.nanoTime() - t0) / 1e9);
+    }
+
+    /**
+     * The peer group's all-reduce fused with the add + RMSNorm after it against the two kernels apart: kjv-demo's six
+     * prompts batched, then decode steps (graphs), logits identical bit for bit.
+     */
+    static void fusedNorm(Path dir, Setup s) throws Exception {
+        Kjv ref = Kjv.read(dir);
+        float[][] logits = new float[2][];
+        try (WorkerPool pool = new WorkerPool(2); DecoderModel cpu = Architectures.load(dir, pool);
+             GpuTensorParallelModel tp = GpuTensorParallelModel.load(cpu, s.devices, GpuLlamaModel.Precision.AS_STORED, s.reduce)) {
+            for (int pass = 0; pass < 2; pass++) {
+                PeerAllReduceGroup.fuseAddRmsnorm = pass == 0;
+                KvBlockPool kv = tp.newKvPool(16, 256);
+                try {
+                    int n = ref.prompts.size();
+                    KvCache[] caches = new KvCache[n];
+                    Batch b = new Batch(4096);
+                    for (int q = 0; q < n; q++) {
+                        caches[q] = tp.newCache(kv);
+                        int[] p = ref.prompts.get(q);
+                        b.addSequence(p, 0, p.length, 0, caches[q], false); // logits of the last token
+                    }
+                    int vocab = tp.vocabSize();
+                    float[] prefill = new float[n * vocab];
+                    int[] next = new int[n];
+                    tp.forward(b, prefill);
+                    for (int q = 0; q < n; q++) {
+                        next[q] = CpuTwins.argmax(Arrays.copyOfRange(prefill, q * vocab, (q + 1) * vocab), vocab)[0];
+                    }
+                    float[] all = Arrays.copyOf(prefill, prefill.length * 7);
+                    float[] step = new float[n * vocab];
+                    for (int t = 0; t < 6; t++) {
+                        b.clear();
+                        for (int q = 0; q < n; q++) {
+                            b.add(next[q], ref.prompts.get(q).length + t, caches[q], true);
+                        }
+                        tp.forward(b, step);
+                        System.arraycopy(step, 0, all, (t + 1) * n * vocab, step.length);
+                        for (int q = 0; q < n; q++) {
+                            next[q] = CpuTwins.argmax(Arrays.copyOfRange(step, q * vocab, (q + 1) * vocab), vocab)[0];
+                        }
+                    }
+                    logits[pass] = all;
+                    for (KvCache c : caches) {
+                        c.release();
+                    }
+                } finally {
+                    tp.releaseKvPool(kv);
+                }
+            }
+        } finally {
+            PeerAllReduceGroup.fuseAddRmsnorm = true;
+        }
+        int differ = 0;
+        for (int i = 0; i < logits[0].length; i++) {
+            differ += Float.floatToRawIntBits(logits[0][i]) == Float.floatToRawIntBits(logits[1][i]) ? 0 : 1;
+        }
+        GpuVerify.failures += differ == 0 ? 0 : 1;
+        System.out.printf("%s %s: all-reduce fused with add + RMSNorm vs apart, kjv-demo prefill + 6 decode steps of 6 sequences: "
+                + "%d of %d logits differ (must be 0)%n", differ == 0 ? "PASS" : "FAIL", s.label, differ, logits[0].length);
     }
 }
