@@ -6,6 +6,9 @@
 #             LayerNorm, parallel-residual adds, GELU, interleaved/partial rotary, clip_qkv, ALiBi, positions, ...)
 #   prefill   flash-style prefill attention (tensor cores) vs paged_attention and a bf16 twin (GQA, MQA, windows, head
 #             dims 64/128/256, f32/bf16 KV), the runner end to end with it, and its timing on a 2048-token prompt
+#   sampling  the GPU sampler (sample_rows: temperature, top-k, top-p, min-p, seeded draw) vs the engine's SamplingRule:
+#             identical ids on random rows (vocab 32000 and 128256, ties included), inside a CUDA graph, kjv-demo
+#             decode steps through forwardSampled; its time at 64 x 128256 beside argmax_rows
 #   fixtures  hf-tiny fixtures of every family vs transformers (logits, greedy ids; decode steps run as CUDA graphs):
 #             $FIXTURES (default "llama mistral qwen2 gpt2 gptj falcon mpt bloom")
 #   kjv       kjv-demo greedy continuations, six sequences batched, bf16 GEMMs and f32
@@ -31,7 +34,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 d=.device
-sections=${SECTIONS:-kernels prefill fixtures kjv graphs runtime energy leak bench serving peer compare}
+sections=${SECTIONS:-kernels prefill sampling fixtures kjv graphs runtime energy leak bench serving peer compare}
 shapes=${SHAPES:-llama-1b llama-7b}
 out=${OUT:-/tmp/verify-out}
 mkdir -p "$out"
@@ -58,6 +61,7 @@ for s in $sections; do
   case $s in
     kernels)  step kernels "${jvm[@]}" $V kernels ;;
     prefill)  step prefill "${jvm[@]}" dev.llmplatform.nativekernels.PrefillAttentionChecks ;;
+    sampling) step sampling "${jvm[@]}" $V sampling ../models/kjv-demo ;;
     fixtures) step fixtures "${jvm[@]}" $V fixture $(for f in ${FIXTURES:-llama mistral qwen2 gpt2 gptj falcon mpt bloom}; do echo $d/fixtures/$f; done) ;;
     kjv)      step kjv "${jvm[@]}" $V kjv ../models/kjv-demo ;;
     graphs)   step graphs "${jvm[@]}" $V graphs ../models/kjv-demo ;;

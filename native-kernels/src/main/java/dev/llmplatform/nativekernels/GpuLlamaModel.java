@@ -14,6 +14,7 @@ import dev.llmplatform.engine.model.DType;
 import dev.llmplatform.engine.model.Tensor;
 import dev.llmplatform.engine.runtime.EnergyMeter;
 import dev.llmplatform.engine.runtime.EnergyMetered;
+import dev.llmplatform.engine.runtime.SamplingRow;
 import java.lang.foreign.MemorySegment;
 import java.util.IdentityHashMap;
 import java.util.Map;
@@ -138,6 +139,7 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
     private int[] metaArr = new int[0];
     /** Flash-style prefill attention: the tiles of the current eager pass when it takes that kernel. */
     private final PrefillAttention prefill = new PrefillAttention();
+    private GpuSampler sampler; // made on the first sampled step
 
     public GpuLlamaModel(DecoderModel cpu, Precision precision) {
         this(cpu.name(), cpu.spec(), cpu.weights(), precision, null);
@@ -692,6 +694,21 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
     }
 
     /**
+     * The forward pass with sampling on the GPU ({@link GpuSampler}: the engine's SamplingRule in sampling.cuh), after
+     * the pass (graph or not) on the same stream, as the greedy argmax: {@code nextIds[r]} for logits row r by
+     * {@code rows[r]}; only the ids come back.
+     */
+    @Override
+    public boolean forwardSampled(Batch batch, SamplingRow[] rows, int[] nextIds) {
+        int n = run(batch);
+        if (sampler == null) {
+            sampler = new GpuSampler(k, stream);
+        }
+        sampler.sample(logitsDev, vocab, rows, n, nextIds);
+        return true;
+    }
+
+    /**
      * A rank's step (positions already checked and reserved by the group): its logits rows, its vocabulary slice of
      * each, go into columns {@code [column, column + slice)} of rows of {@code rowWidth} floats of {@code logits}.
      */
@@ -1057,6 +1074,9 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
             g.close();
         }
         graphs.clear();
+        if (sampler != null) {
+            sampler.close();
+        }
         freeActivations();
         for (long p : new long[] {logitsDev, ids, vals, meta, graphMeta}) {
             Cuda.free(p);

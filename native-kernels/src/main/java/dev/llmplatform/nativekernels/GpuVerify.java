@@ -48,6 +48,9 @@ import tools.jackson.databind.json.JsonMapper;
  *   <li>{@code kjv DIR}: the six greedy continuations of reference.json, the six sequences batched together
  *       (prefill in one batch, then decode steps of six), in both precisions;</li>
  *   <li>{@code runtime DIR}, {@code serving DIR N}: the runner under the engine's runtime;</li>
+ *   <li>{@code sampling [DIR]}: the GPU sampler ({@code sample_rows}) against the engine's SamplingRule, identical ids
+ *       on random rows, in a CUDA graph, timed beside argmax_rows; with DIR, forwardSampled on a model's decode
+ *       steps ({@link SamplingChecks});</li>
  *   <li>{@code graphs DIR}: CUDA-graph decode steps (padded to buckets) against kernel-by-kernel ones
  *       ({@link GraphChecks});</li>
  *   <li>{@code leak DIR N}, {@code energy DIR}: device memory across N requests with cancellations, and NVML energy
@@ -77,6 +80,7 @@ public final class GpuVerify {
             case "runtime" -> runtime(Path.of(args[1]));
             case "serving" -> serving(Path.of(args[1]), Integer.parseInt(args[2]));
             case "graphs" -> failures += GraphChecks.run(Path.of(args[1]));
+            case "sampling" -> failures += SamplingChecks.run(args.length > 1 ? Path.of(args[1]) : null);
             case "leak" -> failures += RuntimeChecks.leak(Path.of(args[1]), Integer.parseInt(args[2]));
             case "energy" -> failures += RuntimeChecks.energy(Path.of(args[1]));
             case "tp" -> TpChecks.run(args[1], Arrays.stream(args, 3, args.length).map(Path::of).toList(), Path.of(args[2]));

@@ -14,4 +14,11 @@ class GpuKernelsTest {
         Cuda.init(0);
         assertEquals(0, GpuVerify.runKernelChecks(), "kernel checks failed (see the output)");
     }
+
+    @Test
+    void shouldSampleTheTokensOfTheEnginesSamplingRule() throws Exception {
+        assumeTrue(Cuda.available(), () -> "no GPU: " + Cuda.unavailableReason());
+        Cuda.init(0);
+        assertEquals(0, SamplingChecks.run(null), "sampling checks failed (see the output)");
+    }
 }

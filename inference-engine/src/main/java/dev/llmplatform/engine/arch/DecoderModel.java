@@ -9,6 +9,8 @@ import dev.llmplatform.engine.cpu.RotaryEmbedding;
 import dev.llmplatform.engine.cpu.WeightMatrix;
 import dev.llmplatform.engine.cpu.WorkerPool;
 import dev.llmplatform.engine.model.Tensor;
+import dev.llmplatform.engine.runtime.SamplingRow;
+import dev.llmplatform.engine.runtime.SamplingRule;
 
 /**
  * A decoder-only transformer on the CPU: one forward pass over a {@link Batch} of tokens from any number of
@@ -56,6 +58,7 @@ public final class DecoderModel implements ModelRunner {
     private float[] sin;    // rotaryDim/2
     private float[] hOut;   // hidden: final-norm rows of tokens that want logits
     private float[] greedyLogits = new float[0];
+    private final SamplingRule samplingRule = new SamplingRule();
     // The rank's KV storage during a sharded forward pass; null reads each cache's own pool.
     private KvShardStorage kvShard;
 
@@ -259,6 +262,22 @@ public final class DecoderModel implements ModelRunner {
         }
         forward(batch, greedyLogits);
         ModelRunner.argmaxRows(greedyLogits, rows, vocab, nextIds);
+        return true;
+    }
+
+    /**
+     * Same reason: the logits are on the heap, and {@link SamplingRule} here is the rule a GPU runner applies on its
+     * device, so the runtime's sampled path is one code path whichever runner computes.
+     */
+    @Override
+    public boolean forwardSampled(Batch batch, SamplingRow[] rows, int[] nextIds) {
+        int n = batch.logitRows();
+        int vocab = spec.vocab();
+        if (greedyLogits.length < n * vocab) {
+            greedyLogits = new float[n * vocab];
+        }
+        forward(batch, greedyLogits);
+        ModelRunner.sampleRows(greedyLogits, rows, n, vocab, nextIds, samplingRule);
         return true;
     }
 

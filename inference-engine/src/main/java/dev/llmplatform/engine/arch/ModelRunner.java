@@ -2,6 +2,8 @@ package dev.llmplatform.engine.arch;
 
 import dev.llmplatform.engine.cpu.KvBlockPool;
 import dev.llmplatform.engine.cpu.KvCache;
+import dev.llmplatform.engine.runtime.SamplingRow;
+import dev.llmplatform.engine.runtime.SamplingRule;
 
 /**
  * What the runtime needs from a model, whatever computes it: the CPU's {@link DecoderModel} or a GPU runner
@@ -35,6 +37,25 @@ public interface ModelRunner extends AutoCloseable {
      */
     default boolean forwardGreedy(Batch batch, int[] nextIds) {
         return false;
+    }
+
+    /**
+     * Computes the batch and picks each logits row's token by {@link SamplingRule} with {@code rows[r]} (greedy rows
+     * take the argmax), without handing the logits over (a GPU runner samples on the device and copies back only
+     * the ids). The runtime calls it only when no row needs the host (no logit bias, penalties or logprobs), and
+     * the uniform numbers in the rows come from each sequence's own seeded generator, so the tokens are the ones
+     * {@link dev.llmplatform.engine.runtime.Sampler} would pick from the same logits. Returns false, computing
+     * nothing, when the runner has no such path; the runtime then calls {@link #forward} and samples itself.
+     */
+    default boolean forwardSampled(Batch batch, SamplingRow[] rows, int[] nextIds) {
+        return false;
+    }
+
+    /** {@link #forwardSampled}'s selection on the host, for runners that compute logits there: rows of {@code vocab}. */
+    static void sampleRows(float[] logits, SamplingRow[] rows, int n, int vocab, int[] nextIds, SamplingRule rule) {
+        for (int r = 0; r < n; r++) {
+            nextIds[r] = rule.select(logits, r * vocab, vocab, rows[r]);
+        }
     }
 
     /** The argmax of each of {@code rows} rows of {@code vocab} logits (lowest id on ties), for host-side runners. */

@@ -55,6 +55,8 @@ public final class EngineRuntime implements AutoCloseable {
     private float[] logits = new float[0];
     private float[] rawRow = new float[0];
     private int[] greedyIds = new int[0];
+    private SamplingRow[] sampleRows = new SamplingRow[0];
+    private final SamplingRule hostRule = new SamplingRule();
     private final Logprobs logprobs;
     private final EnergyMeter energyMeter;
 
@@ -270,15 +272,26 @@ public final class EngineRuntime implements AutoCloseable {
         if (logits.length < rows * vocab) {
             logits = new float[Math.max(rows, config.maxRunning()) * vocab];
         }
-        boolean runnerPicks = rows > 0 && allPlainGreedy();
+        // Who picks the tokens: the runner's argmax when every row is plain greedy; the runner's sampler (same rule as
+        // the host's, see SamplingRule) when no row needs the host; otherwise the host, from the whole logits rows.
+        boolean greedyStep = rows > 0 && allPlainGreedy();
+        boolean sampledStep = rows > 0 && !greedyStep && allDeviceSamplable();
+        boolean runnerPicks = greedyStep || sampledStep;
+        if (runnerPicks && greedyIds.length < rows) {
+            greedyIds = new int[Math.max(rows, config.maxRunning())];
+        }
+        if (sampledStep) {
+            drawRows(rows);
+        }
         double joulesBefore = energyMeter == null ? Double.NaN : energyMeter.joules();
         long stepStart = System.nanoTime();
         try {
-            if (runnerPicks) {
-                if (greedyIds.length < rows) {
-                    greedyIds = new int[Math.max(rows, config.maxRunning())];
-                }
+            if (greedyStep) {
                 runnerPicks = model.forwardGreedy(batch, greedyIds);
+            } else if (sampledStep && !model.forwardSampled(batch, sampleRows, greedyIds)) {
+                // No device path: the same rows (their numbers are drawn already) are applied here.
+                model.forward(batch, logits);
+                ModelRunner.sampleRows(logits, sampleRows, rows, vocab, greedyIds, hostRule);
             }
             if (!runnerPicks) {
                 model.forward(batch, logits);
@@ -406,6 +419,35 @@ public final class EngineRuntime implements AutoCloseable {
             }
         }
         return true;
+    }
+
+    /**
+     * True when every sequence sampling this step can be sampled from its raw logits by the rule alone: no logit
+     * bias, no penalties, no logprobs.
+     */
+    private boolean allDeviceSamplable() {
+        for (int i = 0; i < planned.size(); i++) {
+            Sequence s = planned.get(i);
+            if (s.computed + plannedTokens[i] == s.length
+                    && (!s.sampler.deviceSamplable() || s.request.topLogprobs() >= 0)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** This step's sampling rows in logits-row order, each drawing its sequence's uniform number. */
+    private void drawRows(int rows) {
+        if (sampleRows.length < rows) {
+            sampleRows = new SamplingRow[Math.max(rows, config.maxRunning())];
+        }
+        int r = 0;
+        for (int i = 0; i < planned.size(); i++) {
+            Sequence s = planned.get(i);
+            if (s.computed + plannedTokens[i] == s.length) {
+                sampleRows[r++] = s.sampler.nextRow();
+            }
+        }
     }
 
     private void plan(Sequence s, int n) {

@@ -10,7 +10,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.llmplatform.engine.Engine;
 import dev.llmplatform.engine.arch.Architectures;
+import dev.llmplatform.engine.arch.Batch;
 import dev.llmplatform.engine.arch.DecoderModel;
+import dev.llmplatform.engine.arch.ModelRunner;
+import dev.llmplatform.engine.cpu.KvBlockPool;
+import dev.llmplatform.engine.cpu.KvCache;
 import dev.llmplatform.engine.cpu.WorkerPool;
 import dev.llmplatform.engine.testing.SharedFixtures;
 import java.util.ArrayList;
@@ -19,6 +23,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -184,6 +189,99 @@ class EngineRuntimeTest {
                 h.awaitEvents(30, TimeUnit.SECONDS);
             }
         }
+    }
+
+    /**
+     * The CPU model behind the runner contract, with the runner-side paths on or off: off, the runtime samples every
+     * token on the host with {@link Sampler#sample}; on, it hands {@link SamplingRow}s to forwardSampled (counted).
+     */
+    private static final class Wrapped implements ModelRunner {
+        private final ModelRunner m;
+        private final boolean runnerPaths;
+        final AtomicInteger sampledSteps = new AtomicInteger();
+
+        Wrapped(ModelRunner m, boolean runnerPaths) {
+            this.m = m;
+            this.runnerPaths = runnerPaths;
+        }
+
+        @Override public String name() { return m.name(); }
+        @Override public int vocabSize() { return m.vocabSize(); }
+        @Override public int contextLength() { return m.contextLength(); }
+        @Override public KvBlockPool newKvPool(int blockSize, int maxBlocks) { return m.newKvPool(blockSize, maxBlocks); }
+        @Override public KvCache newCache(KvBlockPool pool) { return m.newCache(pool); }
+        @Override public void forward(Batch batch, float[] logits) { m.forward(batch, logits); }
+        @Override public boolean forwardGreedy(Batch batch, int[] nextIds) { return runnerPaths && m.forwardGreedy(batch, nextIds); }
+
+        @Override
+        public boolean forwardSampled(Batch batch, SamplingRow[] rows, int[] nextIds) {
+            if (!runnerPaths) {
+                return false;
+            }
+            sampledSteps.incrementAndGet();
+            return m.forwardSampled(batch, rows, nextIds);
+        }
+
+        @Override public void close() { }
+    }
+
+    private static List<int[]> runAll(ModelRunner model, List<GenerationRequest> requests) throws Exception {
+        try (EngineRuntime rt = new EngineRuntime(model, kjv.requireTokenizer(), config(512))) {
+            List<RequestHandle> handles = new ArrayList<>();
+            for (GenerationRequest r : requests) {
+                handles.add(rt.submit(r));
+            }
+            List<int[]> out = new ArrayList<>();
+            for (RequestHandle h : handles) {
+                List<GenerationEvent> events = h.awaitEvents(60, TimeUnit.SECONDS);
+                assertNull(finish(events).error());
+                out.add(outputIds(events));
+            }
+            return out;
+        }
+    }
+
+    @Test
+    void seededRequestsSampledByTheRunnerGiveTheHostSamplersTokens() throws Exception {
+        SplittableRandom r = new SplittableRandom(21);
+        List<GenerationRequest> requests = new ArrayList<>();
+        int[] topKs = {0, 1, 40};
+        double[] topPs = {1, 0.9};
+        double[] minPs = {0, 0.05};
+        for (int i = 0; i < 12; i++) {
+            SamplingParams p = i == 0 ? SamplingParams.GREEDY : new SamplingParams(0.5 + r.nextDouble(), topKs[i % 3],
+                    topPs[(i / 3) % 2], minPs[(i / 6) % 2], 1, 0, 0, 100L + i);
+            requests.add(GenerationRequest.of(randomPrompt(r, 4091, 3 + r.nextInt(20)), p,
+                    StopConditions.maxTokens(8 + r.nextInt(30), Set.of())));
+        }
+        Wrapped onRunner = new Wrapped(kjv.model(), true);
+        List<int[]> runner = runAll(onRunner, requests);
+        List<int[]> host = runAll(new Wrapped(kjv.model(), false), requests);
+        assertTrue(onRunner.sampledSteps.get() > 0, "the runtime used forwardSampled");
+        Generator g = new Generator(kjv.model());
+        for (int i = 0; i < requests.size(); i++) {
+            assertArrayEquals(host.get(i), runner.get(i), "request " + i + " " + requests.get(i).sampling());
+            GenerationRequest q = requests.get(i);
+            int[] alone = g.generate(q.promptIds(), q.stop().maxTokens(), q.sampling(), Set.of(), id -> true).outputIds();
+            assertArrayEquals(alone, runner.get(i), "request " + i + " against the Generator's Sampler");
+        }
+    }
+
+    @Test
+    void aRequestWithPenaltiesOrLogprobsSendsItsStepsToTheHostAndChangesNoOnesTokens() throws Exception {
+        int[] prompt = kjv.encodePrompt("In the beginning", Engine.BosPolicy.AUTO);
+        SamplingParams sampled = new SamplingParams(0.9, 40, 0.95, 0, 1, 0, 0, 77L);
+        GenerationRequest plain = GenerationRequest.of(prompt, sampled, StopConditions.maxTokens(30, Set.of()));
+        GenerationRequest penalised = GenerationRequest.of(prompt, new SamplingParams(0.9, 40, 0.95, 0, 1.3, 0, 0, 78L),
+                StopConditions.maxTokens(30, Set.of()));
+        Wrapped alone = new Wrapped(kjv.model(), true);
+        int[] expected = runAll(alone, List.of(plain)).getFirst();
+        assertTrue(alone.sampledSteps.get() >= 29, "every decode step of a lone sampled request ran on the runner");
+        Wrapped mixed = new Wrapped(kjv.model(), true);
+        List<int[]> both = runAll(mixed, List.of(plain, penalised));
+        assertArrayEquals(expected, both.get(0));
+        assertArrayEquals(runAll(new Wrapped(kjv.model(), false), List.of(penalised)).getFirst(), both.get(1));
+        assertTrue(mixed.sampledSteps.get() < alone.sampledSteps.get(), "steps with the penalised request stayed on the host");
     }
 
     @Test
