@@ -160,6 +160,13 @@ class DockerfilesTest {
                 .isNotNull();
         assertThat(d.finalStage().all("ENV")).as("%s: sets llm.inference.backend=cuda", path)
                 .anyMatch(e -> e.arguments().matches("(?s).*\\bLLM_INFERENCE_BACKEND=\"?cuda\\b.*"));
+        // Tensor parallelism over NCCL: the service refuses to split a model without NCCL_NVLS_ENABLE=0, and NCCL
+        // itself is a shared library the image must hold (the build checks that the loader finds it).
+        assertThat(d.finalStage().all("ENV")).as("%s: sets NCCL_NVLS_ENABLE=0", path)
+                .anyMatch(e -> e.arguments().matches("(?s).*\\bNCCL_NVLS_ENABLE=\"?0\"?(\\s.*)?"));
+        assertThat(d.finalStage().all("RUN")).as("%s: fails the build unless libnccl.so.2 is found", path)
+                .anyMatch(r -> r.arguments().contains("ldconfig -p | grep -q 'libnccl\\.so\\.2 '")
+                        && r.arguments().contains("libnccl2"));
     }
 
     @ParameterizedTest(name = "{0}")

@@ -104,8 +104,8 @@ class KubernetesManifestsTest {
     }
 
     @Test
-    void thereAreOverlaysForCpuAndGpu() {
-        assertThat(overlays()).contains("cpu", "gpu");
+    void thereAreOverlaysForCpuAndGpuAndModelsSplitOverTwoFourAndEightGpus() {
+        assertThat(overlays()).contains("cpu", "gpu", "gpu-tp2", "gpu-tp4", "gpu-tp8");
     }
 
     @ParameterizedTest(name = "{0}")
@@ -460,9 +460,9 @@ class KubernetesManifestsTest {
             PodSpec pod = o.workload().template().getSpec();
             if (o.config().module().equals("inference-service")) {
                 assertThat(o.config().get("llm.inference.backend")).as("%s: llm.inference.backend", o.where())
-                        .isEqualTo(overlay.equals("gpu") ? "cuda" : "cpu");
+                        .isEqualTo(overlay.startsWith("gpu") ? "cuda" : "cpu");
             }
-            if (overlay.equals("gpu") && o.config().module().equals("inference-service")) {
+            if (overlay.startsWith("gpu") && o.config().module().equals("inference-service")) {
                 assertThat(gpu).as("%s: limits nvidia.com/gpu", o.where()).isTrue();
                 assertThat(o.container().getImage()).as("%s: the CUDA image", o.where()).endsWith("cuda");
                 assertThat(pod.getNodeSelector()).as("%s: scheduled on GPU nodes", o.where()).isNotEmpty();
@@ -471,6 +471,49 @@ class KubernetesManifestsTest {
             } else {
                 assertThat(gpu).as("%s (%s overlay): no GPU", o.where(), overlay).isFalse();
             }
+        }
+    }
+
+    /**
+     * A pod that splits its model over several GPUs (tensor-parallel size above 1) has one GPU per rank, the
+     * environment NCCL must have (the service refuses to load without NCCL_NVLS_ENABLE=0), and a memory-backed
+     * /dev/shm larger than the container runtime's 64 MB, inside its memory limit.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("overlays")
+    void givesEachTensorParallelRankAGpuAndNcclWhatItNeeds(String overlay) {
+        Manifests m = manifests(overlay);
+        for (OurContainer o : ourContainers(m)) {
+            String size = o.config().get("llm.inference.tensor-parallel-size");
+            if (!o.config().module().equals("inference-service") || Integer.parseInt(size.trim()) == 1) {
+                continue;
+            }
+            int ranks = Integer.parseInt(size.trim());
+            assertThat(overlay).as("%s: the overlay names its tensor-parallel size", o.where()).isEqualTo("gpu-tp" + ranks);
+            assertThat(o.config().get("llm.inference.backend")).as("%s: llm.inference.backend", o.where()).isEqualTo("cuda");
+            var resources = o.container().getResources();
+            assertThat(resources.getLimits().get("nvidia.com/gpu")).as("%s: limits nvidia.com/gpu = tensor-parallel size",
+                    o.where()).isEqualTo(new Quantity(Integer.toString(ranks)));
+            assertThat(resources.getRequests().get("nvidia.com/gpu")).as("%s: requests nvidia.com/gpu", o.where())
+                    .isEqualTo(new Quantity(Integer.toString(ranks)));
+            assertThat(o.config().get("llm.inference.cuda-devices")).as("%s: devices 0..N-1, as the GPU plugin numbers them",
+                    o.where()).isNull();
+            assertThat(m.environment(o.container())).as("%s: environment", o.where()).containsEntry("NCCL_NVLS_ENABLE", "0");
+
+            PodSpec pod = o.workload().template().getSpec();
+            var shm = o.container().getVolumeMounts().stream().filter(v -> v.getMountPath().equals("/dev/shm")).findFirst();
+            assertThat(shm).as("%s: mounts a volume at /dev/shm", o.where()).isPresent();
+            Volume volume = pod.getVolumes().stream().filter(v -> v.getName().equals(shm.get().getName())).findFirst()
+                    .orElseThrow(() -> new AssertionError(o.where() + ": no volume " + shm.get().getName()));
+            assertThat(volume.getEmptyDir()).as("%s: /dev/shm is an emptyDir", o.where()).isNotNull();
+            assertThat(volume.getEmptyDir().getMedium()).as("%s: /dev/shm is memory-backed", o.where()).isEqualTo("Memory");
+            Quantity shmSize = volume.getEmptyDir().getSizeLimit();
+            assertThat(shmSize).as("%s: /dev/shm has a size limit (it counts against the pod's memory)", o.where()).isNotNull();
+            assertThat(shmSize.getNumericalAmount()).as("%s: /dev/shm above the 64 MB default", o.where())
+                    .isGreaterThan(Quantity.parse("64Mi").getNumericalAmount());
+            assertThat(resources.getLimits().get("memory").getNumericalAmount())
+                    .as("%s: the memory limit holds /dev/shm and more", o.where())
+                    .isGreaterThan(shmSize.getNumericalAmount().multiply(java.math.BigDecimal.valueOf(4)));
         }
     }
 }

@@ -7,7 +7,7 @@ import dev.llmplatform.engine.registry.RegistryClient;
 import dev.llmplatform.gateway.fleet.Fleet;
 import dev.llmplatform.gateway.routing.Rollout;
 import dev.llmplatform.gateway.routing.RolloutTable;
-import dev.llmplatform.gateway.support.InstanceProcess;
+import dev.llmplatform.testsupport.ServiceProcess;
 import dev.llmplatform.gateway.support.TestFleet;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -35,9 +35,9 @@ class CanaryTest {
     @DynamicPropertySource
     static void fleet(DynamicPropertyRegistry r) {
         TestFleet f = TestFleet.get();
-        String v1 = f.v1.url().toString();
-        String v2 = f.v2.url().toString();
-        String registry = f.registry.url().toString();
+        String v1 = f.v1.baseUrl().toString();
+        String v2 = f.v2.baseUrl().toString();
+        String registry = f.registry.baseUrl().toString();
         r.add("llm.gateway.instances[0]", () -> v1);
         r.add("llm.gateway.instances[1]", () -> v2);
         r.add("llm.gateway.registry.url", () -> registry);
@@ -74,7 +74,7 @@ class CanaryTest {
         }
     }
 
-    private static double served(InstanceProcess p) throws Exception {
+    private static double served(ServiceProcess p) throws Exception {
         return p.metric("llm_requests_total", null);
     }
 

@@ -38,7 +38,7 @@ class RateLimitTest {
 
     static List<String> properties() {
         return List.of(
-                "llm.gateway.instances[0]=" + TestFleet.get().other.url(),
+                "llm.gateway.instances[0]=" + TestFleet.get().other.baseUrl(),
                 "llm.gateway.health.interval=500ms",
                 "llm.gateway.rate-limit.store=redis",
                 "llm.gateway.rate-limit.key-prefix=" + PREFIX,

@@ -5,7 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.llmplatform.gateway.fleet.Fleet;
 import dev.llmplatform.gateway.fleet.Instance;
-import dev.llmplatform.gateway.support.InstanceProcess;
+import dev.llmplatform.testsupport.ServiceProcess;
 import dev.llmplatform.gateway.support.TestFleet;
 import java.time.Duration;
 import java.util.List;
@@ -39,8 +39,8 @@ class ResilienceTest {
     @DynamicPropertySource
     static void fleet(DynamicPropertyRegistry r) {
         TestFleet f = TestFleet.get();
-        String other = f.other.url().toString();
-        String spare = f.spare.url().toString();
+        String other = f.other.baseUrl().toString();
+        String spare = f.spare.baseUrl().toString();
         r.add("llm.gateway.instances[0]", () -> other);
         r.add("llm.gateway.instances[1]", () -> spare);
         r.add("llm.gateway.health.interval", () -> "1h");
@@ -78,7 +78,7 @@ class ResilienceTest {
         return byPort(TestFleet.get().other);
     }
 
-    Instance byPort(InstanceProcess p) {
+    Instance byPort(ServiceProcess p) {
         return fleet.all().stream().filter(i -> i.baseUrl().getPort() == p.port()).findFirst().orElseThrow();
     }
 
@@ -95,7 +95,7 @@ class ResilienceTest {
     @Test
     @Order(1)
     void aStuckInstanceTimesOutAndTheRequestMovesToAnother() throws Exception {
-        InstanceProcess spare = TestFleet.get().spare;
+        ServiceProcess spare = TestFleet.get().spare;
         spare.pause();
         try {
             long slowest = 0;
@@ -115,7 +115,7 @@ class ResilienceTest {
     @Test
     @Order(2)
     void anInstanceKilledMidStreamEndsTheStreamWithAnErrorEvent() throws Exception {
-        InstanceProcess spare = TestFleet.get().spare;
+        ServiceProcess spare = TestFleet.get().spare;
         List<String> events = new CopyOnWriteArrayList<>();
         Disposable stream = null;
         // Round robin alternates: within two tries a stream lands on the spare.

@@ -44,7 +44,7 @@ class StreamingTest {
     @DynamicPropertySource
     static void fleet(DynamicPropertyRegistry r) throws java.io.IOException {
         // The gateway reaches the instance through a tap that notes when each event leaves the instance.
-        tap = new TcpTap(TestFleet.get().other.url());
+        tap = new TcpTap(TestFleet.get().other.baseUrl());
         String tapped = tap.url().toString();
         // Found through Spring Cloud's DiscoveryClient (the simple, configured one), not llm.gateway.instances.
         r.add("llm.gateway.discovery.enabled", () -> "true");

@@ -88,11 +88,11 @@ public final class GpuBench {
                 for (int batch : batches) {
                     b.generation(batch, true, false, free0);
                     b.generation(batch, true, true, free0);
-                    if (batch <= 64) {
-                        gpu.setProgrammaticLaunch(true);
+                    if (batch <= 64 && gpu.programmaticLaunch()) {
+                        gpu.setProgrammaticLaunch(false);
                         b.generation(batch, true, false, free0);
                         b.generation(batch, true, true, free0);
-                        gpu.setProgrammaticLaunch(false);
+                        gpu.setProgrammaticLaunch(true);
                     }
                     if (batch == 1 || batch == 64) {
                         b.generation(batch, false, false, free0);
@@ -164,7 +164,7 @@ public final class GpuBench {
         String variant = (graphs ? "graphs" : "no-graphs") + (bf16Kv ? "+bf16kv" : "+f32kv")
                 + (gpu.gemvMaxTokens() == 1 ? "" : "+gemv<=" + gpu.gemvMaxTokens())
                 + (KernelModule.attentionWarps == 0 ? "" : "+att" + KernelModule.attentionWarps + "w")
-                + (gpu.programmaticLaunch() ? "+pdl" : "");
+                + (gpu.programmaticLaunch() || Cuda.computeCapability() < 90 ? "" : "+no-pdl");
         KvBlockPool kv = gpu.newKvPool(16, batch * ((PROMPT + NEW_TOKENS + 15) / 16));
         try {
             generate(kv, batch, 8); // warm-up: GEMM plans for these sizes, the bucket's graph captured

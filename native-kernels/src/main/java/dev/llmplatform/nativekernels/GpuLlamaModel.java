@@ -184,6 +184,8 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
         Cuda.init(device);
         stream = Cuda.newStream();
         k = new KernelModule(stream);
+        // On by default where it exists (H100, 2026-11-25: +1-2% at batch 1 on one GPU, +5% at TP=2, logits identical).
+        k.setProgrammaticLaunch(Cuda.computeCapability() >= 90);
         blas = new CublasLt(stream);
         if (allReduce != null) {
             allReduce.bind(stream, k);
@@ -507,7 +509,7 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
 
     /**
      * Programmatic dependent launch of the runner's kernels ({@link KernelModule#setProgrammaticLaunch}, sm_90 and
-     * later; default off): each kernel may be scheduled while the one before it finishes. Graphs captured under the
+     * later; on by default there): each kernel may be scheduled while the one before it finishes. Graphs captured under the
      * other setting are dropped, so it applies to every pass from now on.
      */
     public GpuLlamaModel setProgrammaticLaunch(boolean on) {

@@ -136,6 +136,22 @@ public final class GpuTensorParallelModel implements ModelRunner, EnergyMetered 
         }
     }
 
+    /**
+     * Why NCCL cannot sum over {@code devices} here (NVLink multicast not off, a device repeated, libnccl.so.2 missing),
+     * or null when it can.
+     */
+    public static String ncclUnavailableReason(int[] devices) {
+        return NcclGroup.unavailableReason(devices);
+    }
+
+    /**
+     * The all-reduce to serve with over {@code devices}: {@link AllReduce#PEER} where every GPU can read every other's
+     * memory (NVLink, as on H100 boards), else {@link AllReduce#NCCL}. Needs CUDA and NCCL to answer.
+     */
+    public static AllReduce bestAllReduce(int[] devices) {
+        return PeerAllReduceGroup.unavailableReason(devices) == null ? AllReduce.PEER : AllReduce.NCCL;
+    }
+
     @Override
     public String name() {
         return name;

@@ -128,8 +128,8 @@ public final class TpBench {
                 PeerAllReduceGroup.fuseAddRmsnorm = false;
                 unfused = decode(tp, batch, tag + "-graphs-unfused");
                 PeerAllReduceGroup.fuseAddRmsnorm = true;
-                pdl = decode(tp.setProgrammaticLaunch(true), batch, tag + "-graphs-pdl");
-                tp.setProgrammaticLaunch(false);
+                pdl = decode(tp.setProgrammaticLaunch(false), batch, tag + "-graphs-no-pdl");
+                tp.setProgrammaticLaunch(true);
             }
             if (reduce == GpuTensorParallelModel.AllReduce.NCCL) {
                 eager = decode(tp.setCudaGraphs(false), batch, tag + "-no-graphs");
@@ -152,7 +152,7 @@ public final class TpBench {
                 line.append(String.format(Locale.ROOT, ", TP=%d/TP=1 %.2fx", n, graphs / one[i]));
             }
             if (unfused > 0) {
-                line.append(String.format(Locale.ROOT, " (all-reduce and add+RMSNorm unfused: %.0f tok/s; with programmatic launch: %.0f tok/s, %.2fx TP=1)",
+                line.append(String.format(Locale.ROOT, " (all-reduce and add+RMSNorm unfused: %.0f tok/s; without programmatic launch: %.0f tok/s, %.2fx TP=1)",
                         unfused, pdl, noTp1 ? Double.NaN : pdl / one[i]));
             }
             if (eager > 0) {

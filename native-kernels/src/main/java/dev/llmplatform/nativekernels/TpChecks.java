@@ -349,7 +349,7 @@ final class TpChecks {
 
     /**
      * The peer group's all-reduce fused with the add + RMSNorm after it against the two kernels apart: kjv-demo's six
-     * prompts batched, then decode steps (graphs), logits identical bit for bit.
+     * prompts four times over, batched, then decode steps (graphs), logits identical bit for bit.
      */
     static void fusedNorm(Path dir, Setup s) throws Exception {
         Kjv ref = Kjv.read(dir);
@@ -360,12 +360,13 @@ final class TpChecks {
                 PeerAllReduceGroup.fuseAddRmsnorm = pass == 0;
                 KvBlockPool kv = tp.newKvPool(16, 256);
                 try {
-                    int n = ref.prompts.size();
+                    // 24 sequences (the six prompts four times), so decode steps too are wide enough to fuse.
+                    int n = 4 * ref.prompts.size();
                     KvCache[] caches = new KvCache[n];
                     Batch b = new Batch(4096);
                     for (int q = 0; q < n; q++) {
                         caches[q] = tp.newCache(kv);
-                        int[] p = ref.prompts.get(q);
+                        int[] p = ref.prompts.get(q % ref.prompts.size());
                         b.addSequence(p, 0, p.length, 0, caches[q], false); // logits of the last token
                     }
                     int vocab = tp.vocabSize();
@@ -380,7 +381,7 @@ final class TpChecks {
                     for (int t = 0; t < 6; t++) {
                         b.clear();
                         for (int q = 0; q < n; q++) {
-                            b.add(next[q], ref.prompts.get(q).length + t, caches[q], true);
+                            b.add(next[q], ref.prompts.get(q % ref.prompts.size()).length + t, caches[q], true);
                         }
                         tp.forward(b, step);
                         System.arraycopy(step, 0, all, (t + 1) * n * vocab, step.length);
@@ -404,7 +405,7 @@ final class TpChecks {
             differ += Float.floatToRawIntBits(logits[0][i]) == Float.floatToRawIntBits(logits[1][i]) ? 0 : 1;
         }
         GpuVerify.failures += differ == 0 ? 0 : 1;
-        System.out.printf("%s %s: all-reduce fused with add + RMSNorm vs apart, kjv-demo prefill + 6 decode steps of 6 sequences: "
+        System.out.printf("%s %s: all-reduce fused with add + RMSNorm vs apart, kjv-demo prefill + 6 decode steps of 24 sequences: "
                 + "%d of %d logits differ (must be 0)%n", differ == 0 ? "PASS" : "FAIL", s.label, differ, logits[0].length);
     }
 }

@@ -13,13 +13,19 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Predicate;
 
 /**
  * One of the platform's services running as a separate JVM on loopback, the way it is deployed: started from its
- * executable jar, its output in a log file (whose tail every failure quotes), stopped (gracefully, then forcibly) on
- * close. The services' tests (gateway, admin-server, deploy-checks) run their fleets with it.
+ * executable jar (or, for a process another test run started and left running, attached by its pid), its output in a
+ * log file (whose tail every failure quotes), stopped (gracefully, then forcibly) on close. The services' tests
+ * (gateway, admin-server, deploy-checks) run their fleets with it.
+ *
+ * <p>Failure drills: {@link #pause} (SIGSTOP: the port still accepts connections but nothing answers, the way a stuck
+ * instance behaves), {@link #resume}, and {@link #kill} (SIGKILL, the way a crashed instance goes).
  */
 public final class ServiceProcess implements AutoCloseable {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
@@ -27,13 +33,16 @@ public final class ServiceProcess implements AutoCloseable {
     private final String name;
     private final int port;
     private final Path log;
-    private final Process process;
+    private final ProcessHandle process;
+    /** The process when this JVM started it (for its exit status), or null when attached by pid. */
+    private final Process child;
 
-    private ServiceProcess(String name, int port, Path log, Process process) {
+    private ServiceProcess(String name, int port, Path log, ProcessHandle process, Process child) {
         this.name = name;
         this.port = port;
         this.log = log;
         this.process = process;
+        this.child = child;
     }
 
     /**
@@ -50,7 +59,7 @@ public final class ServiceProcess implements AutoCloseable {
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(jvmArgs);
         command.add("-jar");
-        command.add(jar.toString());
+        command.add(jar.toAbsolutePath().toString());
         command.add("--server.port=" + port);
         command.addAll(args);
         try {
@@ -59,10 +68,23 @@ public final class ServiceProcess implements AutoCloseable {
             ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true)
                     .redirectOutput(log.toFile());
             pb.environment().putAll(env);
-            return new ServiceProcess(name, port, log, pb.start());
+            Process p = pb.start();
+            return new ServiceProcess(name, port, log, p.toHandle(), p);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start " + name, e);
         }
+    }
+
+    /**
+     * A service started earlier, by another JVM (e.g. a fleet a developer left running between test runs), found by
+     * its pid; its log is {@code log}.
+     *
+     * @throws IllegalStateException when no such process is running
+     */
+    public static ServiceProcess attach(String name, int port, long pid, Path log) {
+        ProcessHandle h = ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
+                .orElseThrow(() -> new IllegalStateException(name + " (pid " + pid + ") is gone"));
+        return new ServiceProcess(name, port, log, h, null);
     }
 
     public String name() {
@@ -71,6 +93,14 @@ public final class ServiceProcess implements AutoCloseable {
 
     public int port() {
         return port;
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    public boolean alive() {
+        return process.isAlive();
     }
 
     /** http://127.0.0.1:PORT */
@@ -114,7 +144,8 @@ public final class ServiceProcess implements AutoCloseable {
         String last = "no answer";
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
-                throw new AssertionError(name + " exited with " + process.exitValue() + "; its log ends with:\n" + logTail());
+                String status = child == null ? "" : " with " + child.exitValue();
+                throw new AssertionError(name + " exited" + status + "; its log ends with:\n" + logTail());
             }
             HttpResponse<String> r = get(path);
             if (r != null) {
@@ -127,6 +158,61 @@ public final class ServiceProcess implements AutoCloseable {
         }
         throw new AssertionError(name + ": GET " + path + " not as expected within " + timeout + " (last: " + last
                 + "); its log ends with:\n" + logTail());
+    }
+
+    /** Waits until GET path answers 200, whatever the body (a health group that is UP). */
+    public ServiceProcess awaitUp(String path, Duration timeout) {
+        awaitGet(path, body -> true, timeout);
+        return this;
+    }
+
+    /**
+     * A counter or gauge of the service's {@code /actuator/prometheus}, summed over the series whose labels contain
+     * {@code labelPart} (all of them when null).
+     */
+    public double metric(String metric, String labelPart) {
+        HttpResponse<String> r = get("/actuator/prometheus");
+        if (r == null || r.statusCode() != 200) {
+            throw new AssertionError(name + ": /actuator/prometheus answered " + (r == null ? "nothing" : r.statusCode()));
+        }
+        double sum = 0;
+        for (String line : r.body().split("\n")) {
+            if ((line.startsWith(metric + "{") || line.startsWith(metric + " "))
+                    && (labelPart == null || line.contains(labelPart))) {
+                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return sum;
+    }
+
+    /** Stops the process (SIGSTOP): it keeps its port, and connections are accepted but never answered. */
+    public void pause() {
+        signal("STOP");
+    }
+
+    /** Lets a paused process run again (SIGCONT). */
+    public void resume() {
+        signal("CONT");
+    }
+
+    private void signal(String signal) {
+        try {
+            int rc = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).inheritIO().start().waitFor();
+            if (rc != 0) {
+                throw new IllegalStateException("kill -" + signal + " " + process.pid() + " (" + name + ") failed");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Ends the process at once (SIGKILL), the way a crashed service goes, and waits until it is gone. */
+    public void kill() {
+        process.destroyForcibly();
+        awaitExit(Duration.ofSeconds(30));
     }
 
     public String logTail() {
@@ -147,16 +233,33 @@ public final class ServiceProcess implements AutoCloseable {
         }
     }
 
+    private boolean awaitExit(Duration timeout) {
+        try {
+            process.onExit().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return true;
+        } catch (TimeoutException | ExecutionException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** SIGTERM (after SIGCONT, in case it was paused: a stopped process would not act on it), then SIGKILL. */
     @Override
     public void close() {
-        process.destroy();
+        if (!process.isAlive()) {
+            return;
+        }
         try {
-            if (!process.waitFor(15, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
+            resume();
+        } catch (RuntimeException e) {
+            // It may have exited in between.
+        }
+        process.destroy();
+        if (!awaitExit(Duration.ofSeconds(15))) {
             process.destroyForcibly();
-            Thread.currentThread().interrupt();
+            awaitExit(Duration.ofSeconds(5));
         }
     }
 }

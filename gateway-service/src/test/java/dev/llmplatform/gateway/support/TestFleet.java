@@ -4,6 +4,7 @@ import dev.llmplatform.engine.manifest.ArtifactDirectory;
 import dev.llmplatform.engine.manifest.Backend;
 import dev.llmplatform.engine.manifest.Quantization;
 import dev.llmplatform.engine.registry.RegistryClient;
+import dev.llmplatform.testsupport.ServiceProcess;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.Writer;
@@ -33,14 +34,14 @@ public final class TestFleet {
 
     private static TestFleet fleet;
 
-    public final InstanceProcess registry;
-    public final InstanceProcess v1;
-    public final InstanceProcess v2;
-    public final InstanceProcess other;
-    public final InstanceProcess spare;
+    public final ServiceProcess registry;
+    public final ServiceProcess v1;
+    public final ServiceProcess v2;
+    public final ServiceProcess other;
+    public final ServiceProcess spare;
 
-    private TestFleet(InstanceProcess registry, InstanceProcess v1, InstanceProcess v2, InstanceProcess other,
-                      InstanceProcess spare) {
+    private TestFleet(ServiceProcess registry, ServiceProcess v1, ServiceProcess v2, ServiceProcess other,
+                      ServiceProcess spare) {
         this.registry = registry;
         this.v1 = v1;
         this.v2 = v2;
@@ -60,16 +61,16 @@ public final class TestFleet {
     }
 
     static TestFleet start(boolean stopAtExit) throws Exception {
-        InstanceProcess registry = InstanceProcess.registry("registry", ADMIN_TOKEN);
+        ServiceProcess registry = FleetProcesses.registry("registry", ADMIN_TOKEN);
         // The local instances start while the registry comes up; the registry ones need their versions first.
-        InstanceProcess other = InstanceProcess.inference("other", "--llm.inference.served-model-name=" + OTHER_MODEL);
-        InstanceProcess spare = InstanceProcess.inference("spare", "--llm.inference.served-model-name=" + OTHER_MODEL);
+        ServiceProcess other = FleetProcesses.inference("other", "--llm.inference.served-model-name=" + OTHER_MODEL);
+        ServiceProcess spare = FleetProcesses.inference("spare", "--llm.inference.served-model-name=" + OTHER_MODEL);
         if (stopAtExit) {
             stopAtExit(registry, other, spare);
         }
-        registry.awaitReady("/actuator/health", Duration.ofMinutes(4));
-        RegistryClient client = new RegistryClient(registry.url(), ADMIN_TOKEN);
-        Path kjv = InstanceProcess.repoDir().resolve("models/kjv-demo");
+        registry.awaitUp("/actuator/health", Duration.ofMinutes(4));
+        RegistryClient client = new RegistryClient(registry.baseUrl(), ADMIN_TOKEN);
+        Path kjv = FleetProcesses.repoDir().resolve("models/kjv-demo");
         var description = new ArtifactDirectory.Description(MODEL, Backend.CPU, null, Quantization.NONE, "any", 1,
                 "gateway-test");
         for (int i = 0; i < 2; i++) {
@@ -78,8 +79,8 @@ public final class TestFleet {
         client.startCanary(MODEL, 1, null, null);
         client.promote(MODEL, null);
         Path cache = Files.createTempDirectory(Path.of("target"), "model-cache-");
-        InstanceProcess v1 = fromRegistry("v1", registry.url(), 1, cache);
-        InstanceProcess v2 = fromRegistry("v2", registry.url(), 2, cache);
+        ServiceProcess v1 = fromRegistry("v1", registry.baseUrl(), 1, cache);
+        ServiceProcess v2 = fromRegistry("v2", registry.baseUrl(), 2, cache);
         if (stopAtExit) {
             stopAtExit(v1, v2);
         }
@@ -87,33 +88,27 @@ public final class TestFleet {
         return new TestFleet(registry, v1, v2, other, spare);
     }
 
-    private static void stopAtExit(InstanceProcess... processes) {
+    private static void stopAtExit(ServiceProcess... processes) {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            for (InstanceProcess p : processes) {
+            for (ServiceProcess p : processes) {
                 p.close();
             }
         }));
     }
 
-    private static InstanceProcess fromRegistry(String name, URI registry, int version, Path cache) throws Exception {
-        return InstanceProcess.inference(name, "--llm.inference.model=registry:" + MODEL + "@" + version,
+    private static ServiceProcess fromRegistry(String name, URI registry, int version, Path cache) throws Exception {
+        return FleetProcesses.inference(name, "--llm.inference.model=registry:" + MODEL + "@" + version,
                 "--llm.inference.registry.url=" + registry,
                 "--llm.inference.registry.cache-dir=" + cache.resolve(name).toAbsolutePath());
     }
 
-    private static CompletableFuture<Void> ready(InstanceProcess p) {
-        return CompletableFuture.runAsync(() -> {
-            try {
-                p.awaitReady();
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        });
+    private static CompletableFuture<Void> ready(ServiceProcess p) {
+        return CompletableFuture.runAsync(() -> FleetProcesses.awaitReady(p));
     }
 
     void save() throws IOException {
         Properties p = new Properties();
-        for (InstanceProcess i : List.of(registry, v1, v2, other, spare)) {
+        for (ServiceProcess i : List.of(registry, v1, v2, other, spare)) {
             p.setProperty(i.name(), i.port() + ":" + i.pid());
         }
         try (Writer w = Files.newBufferedWriter(RUNNING)) {
@@ -126,17 +121,17 @@ public final class TestFleet {
         try (Reader r = Files.newBufferedReader(RUNNING)) {
             p.load(r);
         }
-        InstanceProcess[] found = new InstanceProcess[5];
+        ServiceProcess[] found = new ServiceProcess[5];
         String[] names = {"registry", "v1", "v2", "other", "spare"};
         for (int i = 0; i < names.length; i++) {
             String[] portPid = p.getProperty(names[i]).split(":");
             long pid = Long.parseLong(portPid[1]);
             if (names[i].equals("spare") && ProcessHandle.of(pid).isEmpty()) {
                 // The resilience tests kill the spare: start another.
-                found[i] = InstanceProcess.inference("spare", "--llm.inference.served-model-name=" + OTHER_MODEL)
-                        .awaitReady();
+                found[i] = FleetProcesses.awaitReady(FleetProcesses.inference("spare",
+                        "--llm.inference.served-model-name=" + OTHER_MODEL));
             } else {
-                found[i] = InstanceProcess.attach(names[i], Integer.parseInt(portPid[0]), pid);
+                found[i] = FleetProcesses.attach(names[i], Integer.parseInt(portPid[0]), pid);
             }
         }
         TestFleet f = new TestFleet(found[0], found[1], found[2], found[3], found[4]);
@@ -145,11 +140,11 @@ public final class TestFleet {
     }
 
     public RegistryClient registryClient() {
-        return new RegistryClient(registry.url(), ADMIN_TOKEN);
+        return new RegistryClient(registry.baseUrl(), ADMIN_TOKEN);
     }
 
     /** The three shared inference instances' base URLs (not the spare). */
     public List<URI> instances() {
-        return List.of(v1.url(), v2.url(), other.url());
+        return List.of(v1.baseUrl(), v2.baseUrl(), other.baseUrl());
     }
 }

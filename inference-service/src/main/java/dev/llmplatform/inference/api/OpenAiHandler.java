@@ -120,6 +120,7 @@ public class OpenAiHandler {
         if (model == null) {
             throw ApiException.notReady(switch (served.state()) {
                 case FAILED -> "The model failed to load: " + served.failure();
+                case BROKEN -> "The model is unavailable: " + served.failure() + ".";
                 case STOPPED -> "The server is shutting down.";
                 default -> "The model is loading; try again shortly.";
             });

@@ -10,6 +10,8 @@ import jakarta.validation.constraints.NotNull;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.util.unit.DataSize;
@@ -38,9 +40,14 @@ import org.springframework.validation.annotation.Validated;
  *                           ranks are threads of this process: this tests the sharding and serves the same text, but
  *                           is not faster than 1 on one machine's memory bus
  * @param backend            where the forward pass runs: {@code cpu} (the engine's Java kernels) or {@code cuda} (the
- *                           native-kernels GPU runner: llama, mistral and qwen2 checkpoints, one GPU, tensor-parallel
- *                           size 1). Without a usable GPU, or for another architecture, the model fails to load and
- *                           readiness reports why
+ *                           native-kernels GPU runner: llama, mistral and qwen2 checkpoints; one GPU, or with a
+ *                           tensor-parallel size N above 1 one GPU per rank, summed over NCCL). Without the GPUs, NCCL
+ *                           or {@code NCCL_NVLS_ENABLE=0}, or for another architecture, the model fails to load and
+ *                           readiness reports what is missing
+ * @param cudaDevices        with {@code backend=cuda} and a tensor-parallel size N above 1: the CUDA device of each
+ *                           rank, N distinct ids as this process numbers them (after {@code CUDA_VISIBLE_DEVICES});
+ *                           empty for 0..N-1, which is what a container given N GPUs sees. Must stay empty otherwise
+ *                           (the one-GPU runner uses device 0: choose it with {@code CUDA_VISIBLE_DEVICES})
  * @param maxRunning         the most requests decoded together in one batch (each choice of a request with
  *                           {@code n > 1} counts as one)
  * @param maxWaiting         the most requests admitted but not finished (running plus queued); beyond it requests are
@@ -71,6 +78,7 @@ public record InferenceProperties(
         @DefaultValue("0") @Min(0) @Max(1024) int threads,
         @DefaultValue("1") @Min(1) @Max(64) int tensorParallelSize,
         @DefaultValue("cpu") @NotNull Backend backend,
+        @DefaultValue List<@NotNull @Min(0) Integer> cudaDevices,
         @DefaultValue("16") @Min(1) @Max(4096) int maxRunning,
         @DefaultValue("256") @Min(1) int maxWaiting,
         @DefaultValue("512") @Min(1) int maxTokensPerStep,
@@ -122,6 +130,33 @@ public record InferenceProperties(
     @AssertTrue(message = "registry.url must be set when model is registry:NAME@REF")
     public boolean isRegistryUrlSetForRegistryModels() {
         return !model.startsWith(REGISTRY_PREFIX) || registry.url() != null;
+    }
+
+    /**
+     * cuda-devices names one device per rank, all different, and only where it is used: a device given twice would
+     * put two ranks on one GPU, which NCCL refuses; a list with the CPU backend or one GPU would be ignored.
+     */
+    @AssertTrue(message = "cuda-devices must be empty, or list tensor-parallel-size distinct CUDA device ids when "
+            + "backend=cuda and tensor-parallel-size > 1 (e.g. llm.inference.cuda-devices=0,1 for "
+            + "tensor-parallel-size=2)")
+    public boolean isCudaDevicesOnePerRank() {
+        if (cudaDevices.isEmpty()) {
+            return true;
+        }
+        return backend == Backend.CUDA && tensorParallelSize > 1 && cudaDevices.size() == tensorParallelSize
+                && new HashSet<>(cudaDevices).size() == cudaDevices.size();
+    }
+
+    /** The CUDA device of each tensor-parallel rank: {@link #cudaDevices()}, or 0..N-1 when it is empty. */
+    public int[] rankDevices() {
+        if (!cudaDevices.isEmpty()) {
+            return cudaDevices.stream().mapToInt(Integer::intValue).toArray();
+        }
+        int[] devices = new int[tensorParallelSize];
+        for (int r = 0; r < devices.length; r++) {
+            devices[r] = r;
+        }
+        return devices;
     }
 
     public boolean fromRegistry() {

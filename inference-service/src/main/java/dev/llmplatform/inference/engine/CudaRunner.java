@@ -6,10 +6,10 @@ import dev.llmplatform.nativekernels.GpuLlamaModel;
 import java.util.Set;
 
 /**
- * The GPU runner for {@code llm.inference.backend=cuda} (native-kernels' {@link GpuLlamaModel}, built from the
+ * The one-GPU runner for {@code llm.inference.backend=cuda} (native-kernels' {@link GpuLlamaModel}, built from the
  * engine's loaded CPU model, whose mapped weights it uploads), or an {@link IllegalStateException} saying why there
- * is none: an architecture the GPU backend does not run, a split model, or no usable CUDA device or driver (which
- * shows up as a missing native library or a CUDA error, whatever the machine lacks).
+ * is none: an architecture the GPU backend does not run, an engine split for the CPU's ranks, or no usable CUDA
+ * device or driver (which shows up as a missing native library or a CUDA error, whatever the machine lacks).
  */
 final class CudaRunner {
     /** The families native-kernels runs. */
@@ -19,23 +19,40 @@ final class CudaRunner {
     }
 
     static ModelRunner create(Engine engine, String modelType) {
-        if (!SUPPORTED.contains(modelType)) {
-            throw new IllegalStateException("llm.inference.backend=cuda: the GPU backend runs " + String.join(", ",
-                    SUPPORTED.stream().sorted().toList()) + " checkpoints; model_type '" + modelType
-                    + "' runs on the CPU only (set llm.inference.backend=cpu)");
-        }
-        if (engine.tensorParallelSize() > 1) {
-            throw new IllegalStateException("llm.inference.backend=cuda runs on one GPU: tensor-parallel size "
-                    + engine.tensorParallelSize() + " needs the multi-GPU backend, which does not exist yet (set "
-                    + "llm.inference.tensor-parallel-size=1, or llm.inference.backend=cpu)");
+        String refused = refusal(engine, modelType);
+        if (refused != null) {
+            throw new IllegalStateException("llm.inference.backend=cuda: " + refused);
         }
         try {
             return new GpuLlamaModel(engine.model(), GpuLlamaModel.Precision.AS_STORED);
         } catch (LinkageError | RuntimeException e) {
-            String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getClass().getSimpleName() + ": " + e.getMessage();
-            throw new IllegalStateException("llm.inference.backend=cuda: no usable CUDA GPU on this machine (" + why
-                    + "); the GPU backend needs an NVIDIA GPU and its driver (set llm.inference.backend=cpu to run "
-                    + "on the CPU)", e);
+            throw new IllegalStateException("llm.inference.backend=cuda: no usable CUDA GPU on this machine ("
+                    + describe(e) + "); the GPU backend needs an NVIDIA GPU and its driver (set "
+                    + "llm.inference.backend=cpu to run on the CPU)", e);
         }
+    }
+
+    /**
+     * Why the GPU backend cannot take this engine, whatever the GPUs: another architecture, or an engine built with
+     * {@code --tp N} (its rank files are cut for the CPU's ranks; the GPU path cuts the whole model itself). Null
+     * when it can.
+     */
+    static String refusal(Engine engine, String modelType) {
+        if (!SUPPORTED.contains(modelType)) {
+            return "the GPU backend runs " + String.join(", ", SUPPORTED.stream().sorted().toList())
+                    + " checkpoints; model_type '" + modelType + "' runs on the CPU only (set llm.inference.backend=cpu)";
+        }
+        if (engine.tensorParallelSize() > 1) {
+            return "the engine in " + engine.dir() + " was built with --tp " + engine.tensorParallelSize()
+                    + " for the CPU's ranks; serve the checkpoint (or an engine built without --tp) on GPUs, with "
+                    + "llm.inference.tensor-parallel-size=" + engine.tensorParallelSize() + " to split it over "
+                    + engine.tensorParallelSize() + " GPUs";
+        }
+        return null;
+    }
+
+    /** An exception as "Type: message", for load failures whose type says as much as the message. */
+    static String describe(Throwable e) {
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getClass().getSimpleName() + ": " + e.getMessage();
     }
 }

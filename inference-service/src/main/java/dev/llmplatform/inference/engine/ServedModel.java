@@ -16,6 +16,7 @@ import dev.llmplatform.engine.tokenizer.Tokenizer;
 import dev.llmplatform.inference.config.InferenceProperties;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -38,24 +39,38 @@ import org.springframework.stereotype.Component;
  * orchestrator restarts the instance.
  *
  * <p>{@code llm.inference.tensor-parallel-size} splits the model over ranks as it loads (the warm-up then runs every
- * rank, so readiness waits for all of them); {@code llm.inference.backend=cuda} runs it on the GPU runner instead
- * of the CPU ({@link CudaRunner}), and a machine without one fails the load with the reason.
+ * rank, so readiness waits for all of them); {@code llm.inference.backend=cuda} runs it on the GPU instead of the
+ * CPU, on one GPU or split over one GPU per rank ({@link RunnerFactory}), and a machine without them fails the load
+ * with what is missing.
+ *
+ * <p>A runner that can no longer run (a GPU rank failed and its NCCL group was aborted) turns the model
+ * {@link State#BROKEN}: requests get 503 at once, health is DOWN with the reason and liveness broken, so that an
+ * orchestrator restarts the instance, which reloads the model.
  */
 @Component
 public class ServedModel implements SmartLifecycle {
     private static final Logger log = LoggerFactory.getLogger(ServedModel.class);
 
-    public enum State { STARTING, LOADING, READY, FAILED, STOPPED }
+    /** BROKEN: was ready, then its runner became unusable for good (see {@link ServingRunner#unusableReason()}). */
+    public enum State { STARTING, LOADING, READY, FAILED, BROKEN, STOPPED }
 
     /**
      * The loaded parts, all at once (published only when ready); {@code runner} computes the model: the engine's own
-     * (CPU, split or not) or the GPU runner.
+     * (CPU, split or not) or a GPU runner (one GPU, or one per rank), with {@code serving} saying whether it still can.
      */
     public record Loaded(Engine engine, EngineRuntime runtime, Tokenizer tokenizer, ChatTemplate chatTemplate,
-                         Set<Integer> stopIds, ModelDescription description, ModelRunner runner) {
+                         Set<Integer> stopIds, ModelDescription description, ServingRunner serving) {
+
+        public ModelRunner runner() {
+            return serving.runner();
+        }
     }
 
+    /** How long stopping waits for a broken runner to close. */
+    private static final Duration BROKEN_CLOSE_TIMEOUT = Duration.ofSeconds(20);
+
     private final InferenceProperties props;
+    private final RunnerFactory runners;
     private final ApplicationEventPublisher events;
     private final String servedName;
     private volatile State state = State.STARTING;
@@ -63,8 +78,9 @@ public class ServedModel implements SmartLifecycle {
     private volatile Loaded loaded;
     private volatile Thread loader;
 
-    public ServedModel(InferenceProperties props, ApplicationEventPublisher events) {
+    public ServedModel(InferenceProperties props, RunnerFactory runners, ApplicationEventPublisher events) {
         this.props = props;
+        this.runners = runners;
         this.events = events;
         this.servedName = servedName(props);
     }
@@ -90,17 +106,44 @@ public class ServedModel implements SmartLifecycle {
     }
 
     public State state() {
+        checkRunner();
         return state;
     }
 
-    /** Why loading failed, or null. */
+    /** Why loading failed, or why the loaded model can no longer run; null otherwise. */
     public String failure() {
+        checkRunner();
         return failure;
     }
 
-    /** The loaded model, or null while it is not ready. */
+    /** The loaded model, or null while it is not ready (or no longer usable). */
     public Loaded loaded() {
+        checkRunner();
         return state == State.READY ? loaded : null;
+    }
+
+    /**
+     * Asks a ready model's runner whether it can still run, on every look at the state (each request, each health
+     * probe): the question is a field read, and asking then means no request is admitted into a runner that can only
+     * throw, without a thread of its own watching.
+     */
+    private void checkRunner() {
+        Loaded l = loaded;
+        if (state != State.READY || l == null) {
+            return;
+        }
+        l.serving().unusableReason().get().ifPresent(this::markBroken);
+    }
+
+    private synchronized void markBroken(String why) {
+        if (state != State.READY) {
+            return;
+        }
+        failure = "the model can no longer run: " + why + " (restart the instance to reload it)";
+        state = State.BROKEN;
+        log.error("Model '{}': {}", servedName, failure);
+        // Only a new process reloads the model: liveness down makes the orchestrator restart this one.
+        AvailabilityChangeEvent.publish(events, this, LivenessState.BROKEN);
     }
 
     @Override
@@ -125,21 +168,15 @@ public class ServedModel implements SmartLifecycle {
         ModelRunner runner = null;
         EngineRuntime runtime = null;
         try {
-            if (props.backend() == InferenceProperties.Backend.CUDA && props.tensorParallelSize() > 1) {
-                throw new IllegalStateException("llm.inference.backend=cuda runs on one GPU: tensor-parallel-size "
-                        + props.tensorParallelSize() + " needs the multi-GPU backend, which does not exist yet (set "
-                        + "llm.inference.tensor-parallel-size=1, or llm.inference.backend=cpu)");
-            }
             ModelLocator.Located where = ModelLocator.locate(props);
             log.info("Loading model '{}' from {} ({} backend, tensor-parallel size {})", servedName, where.source(),
                     props.backend().name().toLowerCase(Locale.ROOT), props.tensorParallelSize());
-            // Size 1 means "not split": an engine built with --tp N still loads at its N.
-            int tp = props.tensorParallelSize() == 1 ? 0 : props.tensorParallelSize();
-            engine = Engine.load(where.path(), engineThreads(props.threads()), tp);
+            engine = Engine.load(where.path(), engineThreads(props.threads()), engineSplit(props));
             Tokenizer tokenizer = engine.tokenizer().orElseThrow(() -> new IllegalArgumentException(
                     "the model at " + where.path() + " has no tokenizer (tokenizer.json): the service speaks text"));
-            runner = props.backend() == InferenceProperties.Backend.CUDA
-                    ? CudaRunner.create(engine, engine.modelType()) : engine.runner();
+            // Synchronous: a multi-GPU runner returns once every rank holds its weights.
+            ServingRunner serving = runners.create(engine);
+            runner = serving.runner();
             RuntimeConfig config = runtimeConfig(engine.kvBytesPerPosition(), runner.contextLength());
             runtime = new EngineRuntime(runner, tokenizer, config);
             ChatTemplate template = tokenizer.chatTemplate().orElse(null);
@@ -147,7 +184,7 @@ public class ServedModel implements SmartLifecycle {
                     dtype(engine), runner.contextLength(), runner.vocabSize(), config.kvCacheBlocks(), config.kvBlockSize(),
                     (long) config.kvCacheBlocks() * config.kvBlockSize() * engine.kvBytesPerPosition(),
                     engine.kvBytesPerPosition(), template != null);
-            Loaded l = new Loaded(engine, runtime, tokenizer, template, engine.stopIds(), description, runner);
+            Loaded l = new Loaded(engine, runtime, tokenizer, template, engine.stopIds(), description, serving);
             warmUp(l);
             if (state == State.STOPPED) {
                 close(runtime, runner, engine);
@@ -167,6 +204,16 @@ public class ServedModel implements SmartLifecycle {
             log.error("Model '{}' failed to load: {}", servedName, failure, e);
             AvailabilityChangeEvent.publish(events, this, LivenessState.BROKEN);
         }
+    }
+
+    /**
+     * The tensor-parallel size the engine loads at: 0 ("as built": an engine built with {@code --tp N} loads at its
+     * N) for size 1 and for the CUDA backend, whose multi-GPU runner cuts the whole model itself; the configured size
+     * on the CPU, whose ranks are the engine's.
+     */
+    static int engineSplit(InferenceProperties props) {
+        return props.backend() == InferenceProperties.Backend.CUDA || props.tensorParallelSize() == 1
+                ? 0 : props.tensorParallelSize();
     }
 
     /**
@@ -266,7 +313,21 @@ public class ServedModel implements SmartLifecycle {
         state = State.STOPPED;
         Loaded l = loaded;
         loaded = null;
-        if (l != null) {
+        if (l != null && was == State.BROKEN) {
+            // A runner whose NCCL group was aborted may not close cleanly (a rank thread stuck in the driver): give it
+            // a while on a thread of its own, then let the process exit anyway.
+            Thread closer = Thread.ofPlatform().name("model-closer").daemon()
+                    .start(() -> close(l.runtime(), l.runner(), l.engine()));
+            try {
+                closer.join(BROKEN_CLOSE_TIMEOUT.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (closer.isAlive()) {
+                log.warn("Model '{}' did not close within {} after its runner failed; exiting without it", servedName,
+                        BROKEN_CLOSE_TIMEOUT);
+            }
+        } else if (l != null) {
             // Requests still running finish as cancelled; their streams end with an error event.
             close(l.runtime(), l.runner(), l.engine());
             log.info("Model '{}' unloaded", servedName);
@@ -277,7 +338,7 @@ public class ServedModel implements SmartLifecycle {
 
     @Override
     public boolean isRunning() {
-        return state == State.LOADING || state == State.READY;
+        return state == State.LOADING || state == State.READY || state == State.BROKEN;
     }
 
     /** Stops after the web server has drained (graceful shutdown runs at a higher phase). */

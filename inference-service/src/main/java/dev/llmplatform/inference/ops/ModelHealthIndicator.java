@@ -7,7 +7,8 @@ import org.springframework.stereotype.Component;
 
 /**
  * {@code model} in {@code /actuator/health}: UP once the model is loaded and its warm-up generation succeeded;
- * OUT_OF_SERVICE while it loads, DOWN when loading failed (with the reason). The readiness group includes it, so
+ * OUT_OF_SERVICE while it loads, DOWN when loading failed or when the loaded model can no longer run (a GPU rank
+ * failed and its NCCL group was aborted), with the reason. The readiness group includes it, so
  * {@code /actuator/health/readiness} is UP only when requests can be served.
  */
 @Component("model")
@@ -22,7 +23,7 @@ public class ModelHealthIndicator implements HealthIndicator {
     public Health health() {
         Health.Builder b = switch (model.state()) {
             case READY -> Health.up();
-            case FAILED -> Health.down().withDetail("error", model.failure());
+            case FAILED, BROKEN -> Health.down().withDetail("error", model.failure());
             default -> Health.outOfService();
         };
         b.withDetail("model", model.name()).withDetail("state", model.state().name().toLowerCase());

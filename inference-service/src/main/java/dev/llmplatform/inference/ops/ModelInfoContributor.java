@@ -54,6 +54,11 @@ public class ModelInfoContributor implements InfoContributor {
         }
         builder.withDetail("model", m);
         Map<String, Object> r = new LinkedHashMap<>();
+        r.put("backend", props.backend().name().toLowerCase());
+        r.put("tensorParallelSize", props.tensorParallelSize());
+        if (props.backend() == InferenceProperties.Backend.CUDA && props.tensorParallelSize() > 1) {
+            r.put("cudaDevices", props.rankDevices());
+        }
         r.put("threads", ServedModel.engineThreads(props.threads()));
         r.put("maxRunning", props.maxRunning());
         r.put("maxWaiting", props.maxWaiting());

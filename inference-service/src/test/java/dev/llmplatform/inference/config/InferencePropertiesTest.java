@@ -34,6 +34,7 @@ class InferencePropertiesTest {
             assertThat(p.logContent()).isFalse();
             assertThat(p.tensorParallelSize()).isEqualTo(1);
             assertThat(p.backend()).isEqualTo(InferenceProperties.Backend.CPU);
+            assertThat(p.cudaDevices()).isEmpty();
             assertThat(p.registry().cacheDirOrDefault()).isNotNull();
         });
     }
@@ -52,7 +53,20 @@ class InferencePropertiesTest {
             InferenceProperties p = ctx.getBean(InferenceProperties.class);
             assertThat(p.backend()).isEqualTo(InferenceProperties.Backend.CUDA);
             assertThat(p.tensorParallelSize()).isEqualTo(4);
+            assertThat(p.rankDevices()).as("0..N-1 when cuda-devices is empty").containsExactly(0, 1, 2, 3);
         });
+        assertRefusesCudaDevices("llm.inference.backend=cuda", "llm.inference.tensor-parallel-size=2",
+                "llm.inference.cuda-devices=1,1");
+        assertRefusesCudaDevices("llm.inference.backend=cuda", "llm.inference.tensor-parallel-size=4",
+                "llm.inference.cuda-devices=0,1");
+        assertRefusesCudaDevices("llm.inference.backend=cuda", "llm.inference.cuda-devices=1");
+        assertRefusesCudaDevices("llm.inference.tensor-parallel-size=2", "llm.inference.cuda-devices=0,1");
+        runner.withPropertyValues("llm.inference.backend=cuda", "llm.inference.tensor-parallel-size=2",
+                "llm.inference.cuda-devices=0,-1").run(ctx ->
+                assertThat(ctx).getFailure().rootCause().hasMessageContaining("cudaDevices"));
+        runner.withPropertyValues("llm.inference.backend=cuda", "llm.inference.tensor-parallel-size=2",
+                "llm.inference.cuda-devices=2,3").run(ctx ->
+                assertThat(ctx.getBean(InferenceProperties.class).rankDevices()).containsExactly(2, 3));
         runner.withPropertyValues("llm.inference.model=registry:kjv-demo@stable").run(ctx ->
                 assertThat(ctx).getFailure().rootCause().hasMessageContaining("registry.url"));
         runner.withPropertyValues("llm.inference.model=registry:kjv-demo@stable",
@@ -63,5 +77,11 @@ class InferencePropertiesTest {
             assertThat(p.kvCacheSize().toMegabytes()).isEqualTo(256);
             assertThat(p.addBos()).isEqualTo(Engine.BosPolicy.NEVER);
         });
+    }
+
+    /** A cuda-devices list that does not give each rank its own GPU stops startup, saying what the list must be. */
+    private void assertRefusesCudaDevices(String... properties) {
+        runner.withPropertyValues(properties).run(ctx -> assertThat(ctx).getFailure().rootCause()
+                .hasMessageContaining("cuda-devices must be empty, or list tensor-parallel-size distinct CUDA device ids"));
     }
 }

@@ -7,7 +7,7 @@ import dev.llmplatform.engine.Engine;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
-/** What the GPU backend refuses before it looks for a GPU: other architectures, and split models. */
+/** What the GPU backend refuses before it looks for a GPU: other architectures, and engines split for the CPU. */
 class CudaRunnerTest {
     private static final Path HF_TINY = Path.of(System.getProperty("shared.dir", "../../shared")).resolve("fixtures/hf-tiny");
 
@@ -20,10 +20,10 @@ class CudaRunnerTest {
     }
 
     @Test
-    void aSplitModelNeedsTheMultiGpuBackend() throws Exception {
+    void anEngineSplitForTheCpuIsRefusedSayingHowToSplitOverGpus() throws Exception {
         try (Engine split = Engine.load(HF_TINY.resolve("llama"), 2, 2)) {
             String m = assertThrows(IllegalStateException.class, () -> CudaRunner.create(split, split.modelType())).getMessage();
-            assertThat(m).contains("tensor-parallel size 2 needs the multi-GPU backend");
+            assertThat(m).contains("for the CPU's ranks").contains("llm.inference.tensor-parallel-size=2 to split it over 2 GPUs");
         }
     }
 }
