@@ -15,6 +15,7 @@
 // replayed with new ids, positions and tables copied into the same buffers.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 #include <math.h>
 
 // Programmatic dependent launch (sm_90+, KernelModule.setProgrammaticLaunch): a kernel launched as a programmatic
@@ -225,6 +226,14 @@ extern "C" __global__ void kv_cache_write(const float* qkv, void* kCache, void* 
     long long block = tables[tableOff[t] + p / blockSize];
     long long dst = (block * blockSize + p % blockSize) * kvDim;
     const float* row = qkv + (long long) t * width;
+    if (kvType == 3) {
+        // FP8 E4M3 (scale 1: rounded to nearest even, saturated at +-448, as vLLM's fp8 cache without scales)
+        for (int i = threadIdx.x; i < kvDim; i += blockDim.x) {
+            ((__nv_fp8_e4m3*) kCache)[dst + i] = __nv_fp8_e4m3(row[qDim + i]);
+            ((__nv_fp8_e4m3*) vCache)[dst + i] = __nv_fp8_e4m3(row[qDim + kvDim + i]);
+        }
+        return;
+    }
     for (int i = threadIdx.x; i < kvDim; i += blockDim.x) {
         store_from_float(kCache, kvType, dst + i, row[qDim + i]);
         store_from_float(vCache, kvType, dst + i, row[qDim + kvDim + i]);
@@ -246,6 +255,7 @@ extern "C" __global__ void kv_cache_write(const float* qkv, void* kCache, void* 
 // parameter, so the inner loop has no branch on it. Twin: DecoderModel's AttentionTask (Kernels.dot, softmax, axpy), see CpuTwins.attention.
 __device__ __forceinline__ float kv_load(const float* p, long long i) { return p[i]; }
 __device__ __forceinline__ float kv_load(const __nv_bfloat16* p, long long i) { return __bfloat162float(p[i]); }
+__device__ __forceinline__ float kv_load(const __nv_fp8_e4m3* p, long long i) { return (float) p[i]; }
 
 template <typename KV, bool ALIBI>
 __device__ void paged_attention_body(const float* qkv, void* out, int outType, const KV* kCache,
@@ -340,6 +350,26 @@ template <int PL> __device__ __forceinline__ void load_row_part(const __nv_bfloa
         bf16x2_to_float(v.x, out); bf16x2_to_float(v.y, out + 2);
     } else {
         bf16x2_to_float(*(const unsigned*) p, out);
+    }
+}
+
+// Two FP8 E4M3 values in 16 bits (the lower address in the low byte) as floats.
+__device__ __forceinline__ void fp8x2_to_float(unsigned short v, float* out) {
+    __half2_raw h = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t) v, __NV_E4M3);
+    float2 f = __half22float2(*(const __half2*) &h);
+    out[0] = f.x; out[1] = f.y;
+}
+
+template <int PL> __device__ __forceinline__ void load_row_part(const __nv_fp8_e4m3* p, float* out) {
+    if constexpr (PL == 8) {
+        uint2 v = *(const uint2*) p;
+        fp8x2_to_float(v.x & 0xffff, out); fp8x2_to_float(v.x >> 16, out + 2);
+        fp8x2_to_float(v.y & 0xffff, out + 4); fp8x2_to_float(v.y >> 16, out + 6);
+    } else if constexpr (PL == 4) {
+        unsigned v = *(const unsigned*) p;
+        fp8x2_to_float(v & 0xffff, out); fp8x2_to_float(v >> 16, out + 2);
+    } else {
+        fp8x2_to_float(*(const unsigned short*) p, out);
     }
 }
 
@@ -457,7 +487,10 @@ __device__ __forceinline__ void paged_attention_kv(const float* qkv, void* out, 
                                                    int headDim, int blockSize, float scale, int window,
                                                    const float* slopes, float* sm, float* sl,
                                                    float (*sacc)[ATT_MAX_PER_LANE * 32]) {
-    if (kvType == 1)
+    if (kvType == 3)
+        paged_attention_dispatch<__nv_fp8_e4m3, ALIBI>(qkv, out, outType, (const __nv_fp8_e4m3*) kCache, (const __nv_fp8_e4m3*) vCache,
+                                                       positions, tableOff, tables, heads, kvHeads, headDim, blockSize, scale, window, slopes, sm, sl, sacc);
+    else if (kvType == 1)
         paged_attention_dispatch<__nv_bfloat16, ALIBI>(qkv, out, outType, (const __nv_bfloat16*) kCache, (const __nv_bfloat16*) vCache,
                                                        positions, tableOff, tables, heads, kvHeads, headDim, blockSize, scale, window, slopes, sm, sl, sacc);
     else

@@ -173,13 +173,53 @@ public final class CpuTwins {
         }
     }
 
+    /**
+     * FP8 E4M3 (1 sign, 4 exponent bits with bias 7, 3 mantissa bits; no infinities, one NaN pattern) as a float:
+     * the twin of {@code __nv_fp8_e4m3}'s conversion to float.
+     */
+    public static float e4m3ToFloat(byte b) {
+        int v = b & 0xff, sign = v >> 7, exp = (v >> 3) & 0xf, man = v & 7;
+        if (exp == 0xf && man == 7) {
+            return Float.NaN;
+        }
+        float mag = exp == 0 ? man * 0x1p-9f : (1 + man / 8f) * (float) Math.pow(2, exp - 7);
+        return sign == 1 ? -mag : mag;
+    }
+
+    /**
+     * A float rounded to the nearest E4M3 value (ties to even) and saturated at +-448: what the FP8 KV cache stores
+     * ({@code __nv_fp8_e4m3(float)}, which converts with {@code __NV_SATFINITE}).
+     */
+    public static float roundE4m3(float f) {
+        if (Float.isNaN(f)) {
+            return f;
+        }
+        float a = Math.abs(f);
+        if (a >= 448f) {
+            return Math.copySign(448f, f);
+        }
+        // The spacing of E4M3 values around a: 2^-9 below the smallest normal (2^-6), else 2^(e - 3).
+        int e = a < 0x1p-6f ? -6 : Math.getExponent(a);
+        float step = (float) Math.pow(2, e - 3);
+        float q = (float) Math.rint(a / step) * step; // rint: ties to even, exact in float for these magnitudes
+        return Math.copySign(Math.min(q, 448f), f);
+    }
+
     /** The qkv rows with their k and v parts rounded to bf16, as a bf16 KV cache stores them (q untouched). */
     public static float[] roundKv(float[] qkv, int qDim, int kvDim) {
+        return roundKv(qkv, qDim, kvDim, KernelModule.BF16);
+    }
+
+    /** The qkv rows with k and v as a cache of {@code kvType} stores them (F32: unchanged; BF16; FP8_E4M3). */
+    public static float[] roundKv(float[] qkv, int qDim, int kvDim, int kvType) {
+        if (kvType == KernelModule.F32) {
+            return qkv;
+        }
         int width = qDim + 2 * kvDim;
         float[] out = qkv.clone();
         for (int i = 0; i < out.length; i++) {
             if (i % width >= qDim) {
-                out[i] = roundBf16(out[i]);
+                out[i] = kvType == KernelModule.FP8_E4M3 ? roundE4m3(out[i]) : roundBf16(out[i]);
             }
         }
         return out;

@@ -86,31 +86,32 @@ public final class GpuBench {
                         gpu.energyMeter().map(EnergyMeter::describe).orElse("no NVML counter"));
                 GpuBench b = new GpuBench(gpu, shape, price, json);
                 for (int batch : batches) {
-                    b.generation(batch, true, false, free0);
-                    b.generation(batch, true, true, free0);
+                    b.generation(batch, true, KernelModule.F32, free0);
+                    b.generation(batch, true, KernelModule.BF16, free0);
+                    b.generation(batch, true, KernelModule.FP8_E4M3, free0);
                     if (batch <= 64 && gpu.programmaticLaunch()) {
                         gpu.setProgrammaticLaunch(false);
-                        b.generation(batch, true, false, free0);
-                        b.generation(batch, true, true, free0);
+                        b.generation(batch, true, KernelModule.F32, free0);
+                        b.generation(batch, true, KernelModule.BF16, free0);
                         gpu.setProgrammaticLaunch(true);
                     }
                     if (batch == 1 || batch == 64) {
-                        b.generation(batch, false, false, free0);
+                        b.generation(batch, false, KernelModule.F32, free0);
                     }
                     if (batch == 1) {
                         gpu.setGemvMaxTokens(0);
-                        b.generation(batch, true, false, free0);
+                        b.generation(batch, true, KernelModule.F32, free0);
                         gpu.setGemvMaxTokens(1);
                     }
                     if (batch == 8) {
                         gpu.setGemvMaxTokens(8);
-                        b.generation(batch, true, false, free0);
+                        b.generation(batch, true, KernelModule.F32, free0);
                         gpu.setGemvMaxTokens(1);
                     }
                     if (batch == 64) {
                         KernelModule.attentionWarps = 16;
-                        b.generation(batch, true, false, free0);
-                        b.generation(batch, true, true, free0);
+                        b.generation(batch, true, KernelModule.F32, free0);
+                        b.generation(batch, true, KernelModule.BF16, free0);
                         KernelModule.attentionWarps = 0;
                     }
                 }
@@ -159,9 +160,10 @@ public final class GpuBench {
         return new Timing((t1 - t0) / 1e9, (t2 - t1) / 1e9);
     }
 
-    private void generation(int batch, boolean graphs, boolean bf16Kv, long free0) throws IOException {
-        gpu.setCudaGraphs(graphs).setKvCacheBf16(bf16Kv);
-        String variant = (graphs ? "graphs" : "no-graphs") + (bf16Kv ? "+bf16kv" : "+f32kv")
+    private void generation(int batch, boolean graphs, int kvType, long free0) throws IOException {
+        gpu.setCudaGraphs(graphs).setKvCacheType(kvType);
+        String variant = (graphs ? "graphs" : "no-graphs")
+                + (kvType == KernelModule.BF16 ? "+bf16kv" : kvType == KernelModule.FP8_E4M3 ? "+fp8kv" : "+f32kv")
                 + (gpu.gemvMaxTokens() == 1 ? "" : "+gemv<=" + gpu.gemvMaxTokens())
                 + (KernelModule.attentionWarps == 0 ? "" : "+att" + KernelModule.attentionWarps + "w")
                 + (gpu.programmaticLaunch() || Cuda.computeCapability() < 90 ? "" : "+no-pdl");
@@ -195,7 +197,7 @@ public final class GpuBench {
                     e.costPerMillionTokens(pricePerHour), used / 1e9, Cuda.deviceName(0));
         } finally {
             gpu.releaseKvPool(kv);
-            gpu.setCudaGraphs(true).setKvCacheBf16(false);
+            gpu.setCudaGraphs(true).setKvCacheType(KernelModule.F32);
         }
     }
 

@@ -115,7 +115,7 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
     private final Map<KvBlockPool, DecodeGraphs> graphs = new IdentityHashMap<>();
     private long weightBytes;
     private boolean cudaGraphs = true;
-    private boolean kvBf16;
+    private int kvType = KernelModule.F32;
     private int gemvMaxTokens = 1;
     private Optional<EnergyMeter> energyMeter;
 
@@ -386,7 +386,7 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
     }
 
     private static int bytesOf(int t) {
-        return t == KernelModule.F32 ? 4 : 2;
+        return t == KernelModule.F32 ? 4 : t == KernelModule.FP8_E4M3 ? 1 : 2;
     }
 
     private long uploadRaw(MemorySegment seg) {
@@ -526,8 +526,25 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
 
     /** Whether pools made from now on keep keys and values in bf16 (default: f32). */
     public GpuLlamaModel setKvCacheBf16(boolean on) {
-        kvBf16 = on;
+        return setKvCacheType(on ? KernelModule.BF16 : KernelModule.F32);
+    }
+
+    /**
+     * The element type of the keys and values of pools made from now on: {@link KernelModule#F32} (the default),
+     * {@link KernelModule#BF16} (half the bytes decode attention reads) or {@link KernelModule#FP8_E4M3} (a quarter:
+     * values rounded to E4M3 with scale 1, saturating at +-448, as vLLM's fp8 cache without calibrated scales;
+     * prompt chunks then attend with paged_attention, not the flash kernel).
+     */
+    public GpuLlamaModel setKvCacheType(int type) {
+        if (type != KernelModule.F32 && type != KernelModule.BF16 && type != KernelModule.FP8_E4M3) {
+            throw new IllegalArgumentException("KV cache type " + type + ": expected F32, BF16 or FP8_E4M3");
+        }
+        kvType = type;
         return this;
+    }
+
+    public int kvCacheType() {
+        return kvType;
     }
 
     /**
@@ -608,7 +625,7 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
                 throw new IllegalArgumentException("KV pool of " + pool.layers() + " layers x " + pool.kvDim()
                         + " does not fit " + name + " (" + layers + " x " + poolKvDim + ")");
             }
-            int t = kvBf16 ? KernelModule.BF16 : KernelModule.F32;
+            int t = kvType;
             long layerBytes = (long) (pool.capacityBlocks() + 1) * pool.blockSize() * kvDim * bytesOf(t);
             a = new KvArena(Cuda.malloc(layers * layerBytes), Cuda.malloc(layers * layerBytes), layerBytes, t, pool.capacityBlocks());
             arenas.put(pool, a);

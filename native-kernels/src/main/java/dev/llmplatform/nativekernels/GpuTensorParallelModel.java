@@ -234,6 +234,12 @@ public final class GpuTensorParallelModel implements ModelRunner, EnergyMetered 
         return this;
     }
 
+    /** The KV cache element type of pools made from now on, on every rank ({@link GpuLlamaModel#setKvCacheType}). */
+    public GpuTensorParallelModel setKvCacheType(int type) {
+        threads.call(r -> ranks[r].setKvCacheType(type), group::abort);
+        return this;
+    }
+
     /** Graphs captured so far over all ranks. */
     public int graphCaptures() {
         return Arrays.stream(ranks).mapToInt(GpuLlamaModel::graphCaptures).sum();

@@ -14,7 +14,7 @@ import java.util.Random;
 /**
  * CUDA-graph decode steps against kernel-by-kernel ones on one model (kjv-demo): the same sequences in two KV pools,
  * the same tokens fed to both, batch sizes that cross bucket boundaries (so rows are padded) and repeat (so each
- * bucket runs eagerly, is captured, then replayed with new data), with an f32 and a bf16 KV cache. Logits must
+ * bucket runs eagerly, is captured, then replayed with new data), with an f32, a bf16 and an FP8 KV cache. Logits must
  * agree to GEMM-algorithm rounding (cuBLASLt may pick another kernel for the padded size) and the greedy picks must
  * agree; graphs must really have been captured.
  */
@@ -46,8 +46,8 @@ final class GraphChecks {
         double pdlWorst = 0;
         {
             int vocab = gpu.vocabSize();
-            for (boolean bf16Kv : new boolean[] {false, true}) {
-                gpu.setKvCacheBf16(bf16Kv);
+            for (int kvType : new int[] {KernelModule.F32, KernelModule.BF16, KernelModule.FP8_E4M3}) {
+                gpu.setKvCacheType(kvType);
                 KvBlockPool graphPool = gpu.newKvPool(16, 1200), eagerPool = gpu.newKvPool(16, 1200);
                 int seqs = 37;
                 KvCache[] g = new KvCache[seqs], e = new KvCache[seqs];
@@ -91,7 +91,7 @@ final class GraphChecks {
                     }
                 }
                 int captured = gpu.graphCaptures() - capturesBefore;
-                String kv = bf16Kv ? "bf16 KV" : "f32 KV";
+                String kv = kvType == KernelModule.BF16 ? "bf16 KV" : kvType == KernelModule.FP8_E4M3 ? "fp8 KV" : "f32 KV";
                 boolean ok = worst <= 2e-3 && agree == picks && captured >= 5;
                 failures += ok ? 0 : 1;
                 System.out.printf("%s graphs vs kernel-by-kernel, %s%s, batches 37/31/22/9/1 (padded to 48/32/24/16/1): max rel logit diff %.2e (tol 2e-3), greedy picks %d/%d equal, %d graphs captured%n",
@@ -99,7 +99,7 @@ final class GraphChecks {
                 gpu.releaseKvPool(graphPool);
                 gpu.releaseKvPool(eagerPool);
             }
-            gpu.setKvCacheBf16(false);
+            gpu.setKvCacheType(KernelModule.F32);
         }
         if (pdl) {
             boolean ok = pdlWorst == 0;

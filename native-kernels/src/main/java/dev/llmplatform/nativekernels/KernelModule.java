@@ -40,6 +40,8 @@ public final class KernelModule implements AutoCloseable {
 
     /** Element type codes the kernels take (outType/dtype arguments). */
     public static final int F32 = 0, BF16 = 1, F16 = 2;
+    /** FP8 E4M3, for the KV cache only (kv_cache_write and the attention kernels' kvType; scale 1). */
+    public static final int FP8_E4M3 = 3;
     /** {@link #addNorm}'s norm kinds. */
     public static final int NORM_RMS = 0, NORM_LAYER = 1;
     /**
@@ -124,7 +126,8 @@ public final class KernelModule implements AutoCloseable {
      * it in the stream still runs; it waits in {@code griddepcontrol.wait} for that kernel's completion and memory
      * before reading anything, and releases its own dependents at once. A decode step is a chain of a few hundred
      * short kernels, and this overlaps each launch and ramp-up with the previous kernel's tail (also inside CUDA
-     * graphs, which keep the programmatic edges). Off by default; refused below sm_90.
+     * graphs, which keep the programmatic edges). Off in a new module (GpuLlamaModel turns it on for sm_90);
+     * refused below sm_90.
      */
     public KernelModule setProgrammaticLaunch(boolean on) {
         if (on && Cuda.computeCapability() < 90) {

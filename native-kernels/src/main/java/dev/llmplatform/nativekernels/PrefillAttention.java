@@ -199,8 +199,8 @@ public final class PrefillAttention {
     public boolean attention(KernelModule k, long qkv, long out, int outType, long kCache, long vCache, int kvType,
                              long dPos, long dTableOff, long dTables, int heads, int kvHeads, int headDim, int blockSize,
                              float scale, int window, int n) {
-        if (planN != n || planPos != dPos || tileCount == 0) {
-            return false;
+        if (planN != n || planPos != dPos || tileCount == 0 || (kvType != KernelModule.F32 && kvType != KernelModule.BF16)) {
+            return false; // (the flash kernels read f32 and bf16 caches; an FP8 cache keeps paged_attention)
         }
         launch(k, qkv, out, outType, kCache, vCache, kvType, dPos, dTableOff, dTables, dTiles, tileCount, heads, kvHeads,
                 headDim, blockSize, scale, window, planWarps);

@@ -40,14 +40,19 @@ import org.springframework.validation.annotation.Validated;
  *                           ranks are threads of this process: this tests the sharding and serves the same text, but
  *                           is not faster than 1 on one machine's memory bus
  * @param backend            where the forward pass runs: {@code cpu} (the engine's Java kernels) or {@code cuda} (the
- *                           native-kernels GPU runner: llama, mistral and qwen2 checkpoints; one GPU, or with a
- *                           tensor-parallel size N above 1 one GPU per rank, summed over NCCL). Without the GPUs, NCCL
+ *                           native-kernels GPU runner: every family on one GPU; llama, mistral and qwen2 also with a
+ *                           tensor-parallel size N above 1 one GPU per rank, summed over NVLink or NCCL). Without the GPUs, NCCL
  *                           or {@code NCCL_NVLS_ENABLE=0}, or for another architecture, the model fails to load and
  *                           readiness reports what is missing
  * @param cudaDevices        with {@code backend=cuda} and a tensor-parallel size N above 1: the CUDA device of each
  *                           rank, N distinct ids as this process numbers them (after {@code CUDA_VISIBLE_DEVICES});
  *                           empty for 0..N-1, which is what a container given N GPUs sees. Must stay empty otherwise
  *                           (the one-GPU runner uses device 0: choose it with {@code CUDA_VISIBLE_DEVICES})
+ * @param kvCacheDtype       with {@code backend=cuda}: how the GPU keeps keys and values: {@code float32} (the
+ *                           default: exact, as the CPU computes), {@code bfloat16} (half the bytes decode attention
+ *                           reads: faster at large batches) or {@code fp8} (E4M3 with scale 1, a quarter of the bytes,
+ *                           as vLLM's {@code --kv-cache-dtype fp8} without calibrated scales: values over 448 in
+ *                           magnitude saturate). The CPU backend keeps float32 and refuses the others
  * @param maxRunning         the most requests decoded together in one batch (each choice of a request with
  *                           {@code n > 1} counts as one)
  * @param maxWaiting         the most requests admitted but not finished (running plus queued); beyond it requests are
@@ -79,6 +84,7 @@ public record InferenceProperties(
         @DefaultValue("1") @Min(1) @Max(64) int tensorParallelSize,
         @DefaultValue("cpu") @NotNull Backend backend,
         @DefaultValue List<@NotNull @Min(0) Integer> cudaDevices,
+        @DefaultValue("float32") @NotNull KvCacheDtype kvCacheDtype,
         @DefaultValue("16") @Min(1) @Max(4096) int maxRunning,
         @DefaultValue("256") @Min(1) int maxWaiting,
         @DefaultValue("512") @Min(1) int maxTokensPerStep,
@@ -91,6 +97,18 @@ public record InferenceProperties(
         @DefaultValue("5m") @NotNull Duration warmupTimeout,
         @DefaultValue("false") boolean logContent,
         @DefaultValue @Valid @NotNull Registry registry) {
+
+    /** How the GPU backend stores the KV cache ({@code llm.inference.kv-cache-dtype}). */
+    public enum KvCacheDtype {
+        FLOAT32,
+        BFLOAT16,
+        FP8
+    }
+
+    @AssertTrue(message = "kv-cache-dtype bfloat16 or fp8 needs backend=cuda (the CPU backend keeps the KV cache in float32)")
+    public boolean isKvCacheDtypeForTheBackend() {
+        return kvCacheDtype == KvCacheDtype.FLOAT32 || backend == Backend.CUDA;
+    }
 
     /** Where the forward pass runs ({@code llm.inference.backend}). */
     public enum Backend {

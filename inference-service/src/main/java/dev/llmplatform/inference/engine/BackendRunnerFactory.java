@@ -2,6 +2,7 @@ package dev.llmplatform.inference.engine;
 
 import dev.llmplatform.engine.Engine;
 import dev.llmplatform.inference.config.InferenceProperties;
+import dev.llmplatform.nativekernels.KernelModule;
 import org.springframework.stereotype.Component;
 
 /**
@@ -22,9 +23,14 @@ class BackendRunnerFactory implements RunnerFactory {
         if (props.backend() == InferenceProperties.Backend.CPU) {
             return ServingRunner.alwaysUsable(engine.runner());
         }
+        int kvType = switch (props.kvCacheDtype()) {
+            case FLOAT32 -> KernelModule.F32;
+            case BFLOAT16 -> KernelModule.BF16;
+            case FP8 -> KernelModule.FP8_E4M3;
+        };
         if (props.tensorParallelSize() == 1) {
-            return ServingRunner.alwaysUsable(CudaRunner.create(engine, engine.modelType()));
+            return ServingRunner.alwaysUsable(CudaRunner.create(engine, engine.modelType(), kvType));
         }
-        return CudaTensorParallelRunner.create(engine, props.rankDevices(), System::getenv);
+        return CudaTensorParallelRunner.create(engine, props.rankDevices(), System::getenv, kvType);
     }
 }

@@ -12,19 +12,26 @@ import java.util.Set;
  * device or driver (which shows up as a missing native library or a CUDA error, whatever the machine lacks).
  */
 final class CudaRunner {
-    /** The families native-kernels runs. */
-    static final Set<String> SUPPORTED = Set.of("llama", "mistral", "qwen2");
+    /** The families native-kernels runs on one GPU: every family the engine runs. */
+    static final Set<String> SUPPORTED = Set.of("llama", "mistral", "qwen2", "gpt2", "gptj", "falcon", "mpt", "bloom");
+    /** The families it splits over several GPUs (GpuTensorParallelModel: the Llama family). */
+    static final Set<String> TENSOR_PARALLEL = Set.of("llama", "mistral", "qwen2");
 
     private CudaRunner() {
     }
 
     static ModelRunner create(Engine engine, String modelType) {
+        return create(engine, modelType, dev.llmplatform.nativekernels.KernelModule.F32);
+    }
+
+    /** The same, keeping the KV cache as {@code kvType} (KernelModule.F32, BF16 or FP8_E4M3). */
+    static ModelRunner create(Engine engine, String modelType, int kvType) {
         String refused = refusal(engine, modelType);
         if (refused != null) {
             throw new IllegalStateException("llm.inference.backend=cuda: " + refused);
         }
         try {
-            return new GpuLlamaModel(engine.model(), GpuLlamaModel.Precision.AS_STORED);
+            return new GpuLlamaModel(engine.model(), GpuLlamaModel.Precision.AS_STORED).setKvCacheType(kvType);
         } catch (LinkageError | RuntimeException e) {
             throw new IllegalStateException("llm.inference.backend=cuda: no usable CUDA GPU on this machine ("
                     + describe(e) + "); the GPU backend needs an NVIDIA GPU and its driver (set "
@@ -49,6 +56,17 @@ final class CudaRunner {
                     + engine.tensorParallelSize() + " GPUs";
         }
         return null;
+    }
+
+    /** Why the model cannot be split over GPUs, beyond {@link #refusal}: its family (the Llama family splits). */
+    static String tensorParallelRefusal(Engine engine, String modelType) {
+        String refused = refusal(engine, modelType);
+        if (refused == null && !TENSOR_PARALLEL.contains(modelType)) {
+            return "the GPU backend splits " + String.join(", ", TENSOR_PARALLEL.stream().sorted().toList())
+                    + " checkpoints over several GPUs; model_type '" + modelType + "' runs on one GPU "
+                    + "(llm.inference.tensor-parallel-size=1) or on the CPU";
+        }
+        return refused;
     }
 
     /** An exception as "Type: message", for load failures whose type says as much as the message. */

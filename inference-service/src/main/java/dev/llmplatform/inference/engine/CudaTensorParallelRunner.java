@@ -27,6 +27,11 @@ final class CudaTensorParallelRunner {
     }
 
     static ServingRunner create(Engine engine, int[] devices, UnaryOperator<String> env) {
+        return create(engine, devices, env, dev.llmplatform.nativekernels.KernelModule.F32);
+    }
+
+    /** The same, keeping the KV cache as {@code kvType} (KernelModule.F32, BF16 or FP8_E4M3). */
+    static ServingRunner create(Engine engine, int[] devices, UnaryOperator<String> env, int kvType) {
         String setting = "llm.inference.backend=cuda with tensor-parallel-size=" + devices.length + " (devices "
                 + Arrays.toString(devices) + ")";
         List<String> problems = MultiGpuPreflight.problems(engine, devices, env);
@@ -41,6 +46,7 @@ final class CudaTensorParallelRunner {
         } catch (LinkageError | RuntimeException e) {
             throw new IllegalStateException(setting + ": loading the ranks failed: " + CudaRunner.describe(e), e);
         }
+        model.setKvCacheType(kvType);
         log.info("Model '{}' split over {} GPUs {} ({} MB of weights on the fullest), all-reduce: {}", model.name(),
                 model.tensorParallelSize(), Arrays.toString(model.devices()), model.weightBytesPerRank() >> 20,
                 model.allReduceDescription());

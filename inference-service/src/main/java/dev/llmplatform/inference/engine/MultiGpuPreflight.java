@@ -28,7 +28,7 @@ final class MultiGpuPreflight {
      */
     static List<String> problems(Engine engine, int[] devices, UnaryOperator<String> env) {
         List<String> problems = new ArrayList<>();
-        String refused = CudaRunner.refusal(engine, engine.modelType());
+        String refused = CudaRunner.tensorParallelRefusal(engine, engine.modelType());
         if (refused != null) {
             problems.add(refused);
         } else {

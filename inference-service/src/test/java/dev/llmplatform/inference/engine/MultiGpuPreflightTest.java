@@ -47,7 +47,7 @@ class MultiGpuPreflightTest {
     void anArchitectureOutsideTheLlamaFamilyIsNamed() throws Exception {
         try (Engine gpt2 = Engine.load(SHARED.resolve("fixtures/hf-tiny/gpt2"), 1)) {
             List<String> problems = MultiGpuPreflight.problems(gpt2, new int[] {0, 1}, NVLS_OFF::get);
-            assertThat(problems.getFirst()).contains("model_type 'gpt2' runs on the CPU only")
+            assertThat(problems.getFirst()).contains("model_type 'gpt2' runs on one GPU")
                     .contains("llama, mistral, qwen2");
         }
     }
