@@ -295,15 +295,7 @@ public final class PrefillAttentionChecks {
 
     /** max |a - ref| / max |ref| (NaN in a: infinity). */
     static double relErr(float[] a, float[] ref) {
-        double maxAbs = 0, maxRef = 0;
-        for (int i = 0; i < ref.length; i++) {
-            if (Float.isNaN(a[i])) {
-                return Double.POSITIVE_INFINITY;
-            }
-            maxAbs = Math.max(maxAbs, Math.abs(a[i] - ref[i]));
-            maxRef = Math.max(maxRef, Math.abs(ref[i]));
-        }
-        return maxAbs / Math.max(maxRef, 1e-30);
+        return GraphChecks.relDiff(a, ref);
     }
 
     /** The argmax of each row (the first index of its maximum). */
