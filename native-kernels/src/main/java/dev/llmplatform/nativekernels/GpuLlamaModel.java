@@ -60,7 +60,7 @@ import org.bytedeco.javacpp.IntPointer;
  *
  * <p>Not thread-safe; every call must come from the thread that made it (the CUDA context is per thread).
  */
-public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
+public final class GpuLlamaModel implements ModelRunner, EnergyMetered, DeviceKvBudget {
 
     /** How the linear layers compute. */
     public enum Precision {
@@ -494,6 +494,19 @@ public final class GpuLlamaModel implements ModelRunner, EnergyMetered {
     @Override
     public int contextLength() {
         return spec.contextLength();
+    }
+
+    /** Keys and values of one position over all layers, in the KV type of pools made from now on (this rank's heads). */
+    @Override
+    public long kvBytesPerPosition() {
+        return 2L * layers * kvDim * bytesOf(kvType);
+    }
+
+    /** {free, total} bytes of this runner's device now. */
+    @Override
+    public long[] deviceMemory() {
+        Cuda.init(device);
+        return Cuda.memInfo();
     }
 
     /** Bytes of weights on the device. */

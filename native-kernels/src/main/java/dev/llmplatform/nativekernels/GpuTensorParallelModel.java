@@ -41,7 +41,7 @@ import java.util.Optional;
  *
  * <p>Not thread-safe: one step at a time, as the runtime calls it.
  */
-public final class GpuTensorParallelModel implements ModelRunner, EnergyMetered {
+public final class GpuTensorParallelModel implements ModelRunner, EnergyMetered, DeviceKvBudget {
 
     /** How ranks sum their partial results. */
     public enum AllReduce {
@@ -210,6 +210,19 @@ public final class GpuTensorParallelModel implements ModelRunner, EnergyMetered 
     @Override
     public int contextLength() {
         return spec.contextLength();
+    }
+
+    /** The largest rank's bytes per KV position (ranks hold their heads; replicated KV heads count on each). */
+    @Override
+    public long kvBytesPerPosition() {
+        return Arrays.stream(ranks).mapToLong(GpuLlamaModel::kvBytesPerPosition).max().orElse(0);
+    }
+
+    /** The least free and the smallest total device memory over the ranks' GPUs (asked on each rank's thread). */
+    @Override
+    public long[] deviceMemory() {
+        List<long[]> each = threads.call(r -> ranks[r].deviceMemory(), group::abort);
+        return new long[] {each.stream().mapToLong(m -> m[0]).min().orElse(0), each.stream().mapToLong(m -> m[1]).min().orElse(0)};
     }
 
     /** Bytes of weights on the device of the rank that holds the most. */

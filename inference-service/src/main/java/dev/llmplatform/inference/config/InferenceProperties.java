@@ -3,6 +3,8 @@ package dev.llmplatform.inference.config;
 import dev.llmplatform.engine.Engine;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.AssertTrue;
+import jakarta.validation.constraints.DecimalMax;
+import jakarta.validation.constraints.DecimalMin;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotBlank;
@@ -53,6 +55,10 @@ import org.springframework.validation.annotation.Validated;
  *                           reads: faster at large batches) or {@code fp8} (E4M3 with scale 1, a quarter of the bytes,
  *                           as vLLM's {@code --kv-cache-dtype fp8} without calibrated scales: values over 448 in
  *                           magnitude saturate). The CPU backend keeps float32 and refuses the others
+ * @param gpuMemoryUtilization with {@code backend=cuda} and no {@code kv-cache-size}: the KV cache takes the GPU
+ *                           memory left once the weights are loaded, up to this fraction of the device (vLLM's
+ *                           {@code gpu_memory_utilization}); the rest stays free for activations, logits and graphs.
+ *                           With tensor parallelism it applies to the fullest GPU
  * @param maxRunning         the most requests decoded together in one batch (each choice of a request with
  *                           {@code n > 1} counts as one)
  * @param maxWaiting         the most requests admitted but not finished (running plus queued); beyond it requests are
@@ -85,6 +91,7 @@ public record InferenceProperties(
         @DefaultValue("cpu") @NotNull Backend backend,
         @DefaultValue List<@NotNull @Min(0) Integer> cudaDevices,
         @DefaultValue("float32") @NotNull KvCacheDtype kvCacheDtype,
+        @DefaultValue("0.9") @DecimalMin(value = "0", inclusive = false) @DecimalMax("1") double gpuMemoryUtilization,
         @DefaultValue("16") @Min(1) @Max(4096) int maxRunning,
         @DefaultValue("256") @Min(1) int maxWaiting,
         @DefaultValue("512") @Min(1) int maxTokensPerStep,

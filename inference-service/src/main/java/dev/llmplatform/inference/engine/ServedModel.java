@@ -8,6 +8,7 @@ import dev.llmplatform.engine.runtime.FinishReason;
 import dev.llmplatform.engine.runtime.GenerationEvent;
 import dev.llmplatform.engine.runtime.GenerationRequest;
 import dev.llmplatform.engine.runtime.RuntimeConfig;
+import dev.llmplatform.nativekernels.DeviceKvBudget;
 import dev.llmplatform.engine.runtime.SamplingParams;
 import dev.llmplatform.engine.runtime.StopConditions;
 import dev.llmplatform.engine.tokenizer.ChatMessage;
@@ -177,13 +178,15 @@ public class ServedModel implements SmartLifecycle {
             // Synchronous: a multi-GPU runner returns once every rank holds its weights.
             ServingRunner serving = runners.create(engine);
             runner = serving.runner();
-            RuntimeConfig config = runtimeConfig(engine.kvBytesPerPosition(), runner.contextLength());
+            // On a GPU the cache lives in device memory, in the runner's KV type and (split) heads.
+            long perPosition = runner instanceof DeviceKvBudget gpu ? gpu.kvBytesPerPosition() : engine.kvBytesPerPosition();
+            RuntimeConfig config = runner instanceof DeviceKvBudget gpu
+                    ? deviceRuntimeConfig(gpu, runner.contextLength()) : runtimeConfig(perPosition, runner.contextLength());
             runtime = new EngineRuntime(runner, tokenizer, config);
             ChatTemplate template = tokenizer.chatTemplate().orElse(null);
             ModelDescription description = new ModelDescription(servedName, where.source(), where.registry(), architecture(where.path()),
                     dtype(engine), runner.contextLength(), runner.vocabSize(), config.kvCacheBlocks(), config.kvBlockSize(),
-                    (long) config.kvCacheBlocks() * config.kvBlockSize() * engine.kvBytesPerPosition(),
-                    engine.kvBytesPerPosition(), template != null);
+                    (long) config.kvCacheBlocks() * config.kvBlockSize() * perPosition, perPosition, template != null);
             Loaded l = new Loaded(engine, runtime, tokenizer, template, engine.stopIds(), description, serving);
             warmUp(l);
             if (state == State.STOPPED) {
@@ -248,6 +251,31 @@ public class ServedModel implements SmartLifecycle {
             log.warn("llm.inference.kv-cache-size ({} MB) is close to or above the maximum heap ({} MB): raise -Xmx",
                     bytes >> 20, heap >> 20);
         }
+        return new RuntimeConfig(props.maxRunning(), props.maxWaiting(), props.maxTokensPerStep(), props.kvBlockSize(),
+                blocks, props.prefixCaching(), RuntimeConfig.Policy.IN_FLIGHT);
+    }
+
+    /**
+     * The KV cache in GPU memory: {@code kv-cache-size} per GPU when set, else what {@code gpu-memory-utilization}
+     * leaves once the weights are loaded (vLLM's rule), in blocks of the device's bytes per position.
+     */
+    RuntimeConfig deviceRuntimeConfig(DeviceKvBudget gpu, int contextLength) {
+        long perPosition = gpu.kvBytesPerPosition();
+        long[] memory = gpu.deviceMemory();
+        long bytes = props.kvCacheSize() != null ? props.kvCacheSize().toBytes()
+                : DeviceKvBudget.budget(memory[0], memory[1], props.gpuMemoryUtilization());
+        int blocks = (int) Math.min(Integer.MAX_VALUE / 2, bytes / ((long) perPosition * props.kvBlockSize()));
+        int needed = (contextLength + props.kvBlockSize() - 1) / props.kvBlockSize();
+        if (blocks < needed) {
+            throw new IllegalStateException("the GPU has room for " + blocks + " KV blocks of " + props.kvBlockSize()
+                    + " positions (" + (bytes >> 20) + " MB of " + (memory[1] >> 20) + " MB, " + (memory[0] >> 20)
+                    + " MB free after the weights), fewer than one sequence of the full context needs (" + needed
+                    + "): raise llm.inference.gpu-memory-utilization (now " + props.gpuMemoryUtilization()
+                    + ") or llm.inference.kv-cache-size, use llm.inference.kv-cache-dtype=bfloat16 or fp8, or more GPUs");
+        }
+        log.info("KV cache on the GPU: {} blocks of {} positions, {} MB per GPU ({} B a position; {} MB of {} MB free after "
+                        + "the weights)", blocks, props.kvBlockSize(), ((long) blocks * props.kvBlockSize() * perPosition) >> 20,
+                perPosition, memory[0] >> 20, memory[1] >> 20);
         return new RuntimeConfig(props.maxRunning(), props.maxWaiting(), props.maxTokensPerStep(), props.kvBlockSize(),
                 blocks, props.prefixCaching(), RuntimeConfig.Policy.IN_FLIGHT);
     }
