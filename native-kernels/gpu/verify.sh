@@ -22,7 +22,8 @@
 #   tp        tensor parallelism: the fixtures and kjv-demo at TP=2 on GPU 0 twice (copy+add) and on GPUs 0,1 (NCCL,
 #             and the one-shot peer all-reduce, which is first checked alone bit for bit) against TP=1 and
 #             transformers, the runtime on the split model, a failing rank; then TpBench on $TP_SHAPES (default
-#             "llama-1b"; llama-70b is built from one random layer): decode at $TP_BATCHES ("1 64"), TP=1 vs TP=$TP_SIZES
+#             "llama-1b"; llama-70b is built from one random layer): logits at TP=$TP_SIZES vs TP=1 (bf16 tolerance),
+#             decode at $TP_BATCHES ("1 64"), TP=1 vs TP=$TP_SIZES
 #             ("2") with each all-reduce, the all-reduce's share of a step, its bus bandwidth, the bandwidth floor
 #             ($TP_SHAPES="" skips it). Needs two GPUs (not in the default set) and libnccl.so.2 (found under / if
 #             not on LD_LIBRARY_PATH).

@@ -43,6 +43,9 @@ import org.bytedeco.cuda.cudart.CUstream_st;
  * model would (the values repeat, which changes no timing). Its floor: weight bytes each rank reads per token
  * (its layers and LM-head slice) over the device's memory bandwidth, measured in the same run by a device-to-device
  * copy ((read + write) bytes / time).
+ *
+ * <p>Before timing a split model of a shape that also runs at TP=1, its logits are checked against TP=1's (four random
+ * 64-token prompts: within bf16 tolerance, the same argmax); a failure makes the run exit 1.
  * JSON lines to {@code $BENCH_JSON}.
  */
 public final class TpBench {
@@ -88,9 +91,11 @@ public final class TpBench {
         TpBench b = new TpBench(shapeName, Path.of(System.getenv().getOrDefault("BENCH_JSON", "/tmp/bench-ours.jsonl")));
         try (WorkerPool pool = new WorkerPool(2); DecoderModel cpu = Architectures.load(dir, pool)) {
             double[] one = new double[batches.length];
+            float[] tp1Logits = null;
             if (!repeated) {
                 try (GpuLlamaModel gpu = new GpuLlamaModel(cpu, GpuLlamaModel.Precision.AS_STORED)) {
                     System.out.printf("TP=1: %.2f GB of weights on GPU 0%n", gpu.weightBytes() / 1e9);
+                    tp1Logits = probeLogits(gpu);
                     for (int i = 0; i < batches.length; i++) {
                         one[i] = b.decode(gpu, batches[i], "tp1-graphs");
                     }
@@ -105,11 +110,63 @@ public final class TpBench {
                             : GpuTensorParallelModel.load(cpu, devices, GpuLlamaModel.Precision.AS_STORED, reduce)) {
                         System.out.printf("TP=%d: split and loaded in %.1f s, %.2f GB of weights per GPU, %s%n", n, (System.nanoTime() - t0) / 1e9,
                                 tp.weightBytesPerRank() / 1e9, tp.allReduceDescription());
+                        if (tp1Logits != null) {
+                            compareLogits(tp, tp1Logits, "TP=" + n + " (" + reduce.name().toLowerCase(Locale.ROOT) + ")");
+                        }
                         b.runTp(tp, n, reduce, batches, one, bandwidth, repeated);
                     }
                 }
             }
         }
+        if (failures > 0) {
+            System.exit(1);
+        }
+    }
+
+    private static int failures;
+
+    /**
+     * The next-token logits of four random 64-token prompts, prefilled in one batch (bf16 GEMMs, f32 KV): what a
+     * split model must reproduce within bf16 tolerance, its ranks summing partial products in another order.
+     */
+    static float[] probeLogits(ModelRunner m) {
+        Random r = new Random(99);
+        KvBlockPool kv = m.newKvPool(16, 4 * 5);
+        try {
+            Batch b = new Batch(4 * 64);
+            KvCache[] caches = new KvCache[4];
+            for (int s = 0; s < 4; s++) {
+                caches[s] = m.newCache(kv);
+                b.addSequence(r.ints(64, 0, m.vocabSize()).toArray(), 0, 64, 0, caches[s], false);
+            }
+            float[] logits = new float[4 * m.vocabSize()];
+            m.forward(b, logits);
+            for (KvCache c : caches) {
+                c.release();
+            }
+            return logits;
+        } finally {
+            if (m instanceof GpuLlamaModel g) {
+                g.releaseKvPool(kv);
+            } else if (m instanceof GpuTensorParallelModel t) {
+                t.releaseKvPool(kv);
+            }
+        }
+    }
+
+    /** The split model's probe logits against TP=1's: within 2e-2 of the largest (bf16 activations), same argmax. */
+    private static void compareLogits(GpuTensorParallelModel tp, float[] tp1, String what) {
+        float[] got = probeLogits(tp);
+        double rel = GraphChecks.relDiff(got, tp1);
+        int vocab = tp.vocabSize(), same = 0;
+        int[] a = CpuTwins.argmax(got, vocab), e = CpuTwins.argmax(tp1, vocab);
+        for (int i = 0; i < a.length; i++) {
+            same += a[i] == e[i] ? 1 : 0;
+        }
+        boolean ok = rel <= 2e-2 && same == a.length;
+        failures += ok ? 0 : 1;
+        System.out.printf(Locale.ROOT, "%s %s logits vs TP=1, 4 random 64-token prompts: max rel diff %.2e (tol 2e-2), argmax %d/%d equal%n",
+                ok ? "PASS" : "FAIL", what, rel, same, a.length);
     }
 
     private void runTp(GpuTensorParallelModel tp, int n, GpuTensorParallelModel.AllReduce reduce, int[] batches, double[] one,
