@@ -21,7 +21,6 @@ import org.bytedeco.cuda.cudart.CUgraphExec_st;
 import org.bytedeco.cuda.cudart.CUgraph_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.IntPointer;
 
 /**
  * GpuVerify's {@code sampling} section: the {@code sample_rows} kernel ({@link GpuSampler}) against the engine's
@@ -49,6 +48,7 @@ final class SamplingChecks {
     static int run(Path modelDir) throws Exception {
         int failures = 0;
         CUstream_st stream = Cuda.newStream();
+        GpuVerify.stream = stream; // GpuVerify's copy helpers use it
         try (KernelModule k = new KernelModule(stream)) {
             SplittableRandom rng = new SplittableRandom(2026);
             failures += compare(k, stream, rng, 32000, 512);
@@ -97,7 +97,7 @@ final class SamplingChecks {
     private static int compare(KernelModule k, CUstream_st stream, SplittableRandom rng, int vocab, int n) {
         float[] logits = randomLogits(rng, n, vocab);
         SamplingRow[] rows = randomRows(rng, n);
-        long dLogits = up(logits, stream);
+        long dLogits = GpuVerify.up(logits);
         int[] gpu = new int[n];
         try (GpuSampler s = new GpuSampler(k, stream)) {
             s.sample(dLogits, vocab, rows, n, gpu);
@@ -211,7 +211,7 @@ final class SamplingChecks {
                 Cuda.sync(stream);
             }
             failures += report("sample_rows in a CUDA graph, replay " + (replay + 1) + ", vocab " + vocab, logits, vocab,
-                    rows, down(dIds, n, stream));
+                    rows, GpuVerify.downInts(dIds, n));
         }
         cudaGraphExecDestroy(exec);
         Cuda.free(dLogits);
@@ -232,7 +232,7 @@ final class SamplingChecks {
                 logits[r * vocab + i] += (float) (rng.nextDouble() * 0.25);
             }
         }
-        long dLogits = up(logits, stream);
+        long dLogits = GpuVerify.up(logits);
         long dRows = Cuda.malloc((long) GpuSampler.ROW_BYTES * n), hRows = Cuda.mallocHost((long) GpuSampler.ROW_BYTES * n);
         long dIds = Cuda.malloc(4L * n);
         double argmax = time(stream, () -> k.argmax(dLogits, dIds, vocab, n));
@@ -333,24 +333,5 @@ final class SamplingChecks {
             diffs.forEach(d -> System.out.println("  " + d));
             return ok ? 0 : 1;
         }
-    }
-
-    private static long up(float[] a, CUstream_st stream) {
-        long d = Cuda.malloc(4L * a.length);
-        try (FloatPointer p = new FloatPointer(a)) {
-            Cuda.copyToDevice(d, p.address(), 4L * a.length, stream);
-            Cuda.sync(stream);
-        }
-        return d;
-    }
-
-    private static int[] down(long d, int n, CUstream_st stream) {
-        int[] out = new int[n];
-        try (IntPointer p = new IntPointer(n)) {
-            Cuda.copyToHost(p.address(), d, 4L * n, stream);
-            Cuda.sync(stream);
-            p.get(out);
-        }
-        return out;
     }
 }

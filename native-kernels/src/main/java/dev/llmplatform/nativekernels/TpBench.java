@@ -146,11 +146,16 @@ public final class TpBench {
             }
             return logits;
         } finally {
-            if (m instanceof GpuLlamaModel g) {
-                g.releaseKvPool(kv);
-            } else if (m instanceof GpuTensorParallelModel t) {
-                t.releaseKvPool(kv);
-            }
+            releaseKvPool(m, kv);
+        }
+    }
+
+    /** Frees a pool's device arenas (the runners' own method; ModelRunner has none). */
+    private static void releaseKvPool(ModelRunner m, KvBlockPool kv) {
+        if (m instanceof GpuLlamaModel g) {
+            g.releaseKvPool(kv);
+        } else if (m instanceof GpuTensorParallelModel t) {
+            t.releaseKvPool(kv);
         }
     }
 
@@ -302,11 +307,7 @@ public final class TpBench {
                     shape, batch, variant, tps, Cuda.deviceName(0));
             return tps;
         } finally {
-            if (m instanceof GpuLlamaModel g) {
-                g.releaseKvPool(kv);
-            } else if (m instanceof GpuTensorParallelModel t) {
-                t.releaseKvPool(kv);
-            }
+            releaseKvPool(m, kv);
         }
     }
 
