@@ -44,7 +44,7 @@ import org.springframework.stereotype.Component;
  * CPU, on one GPU or split over one GPU per rank ({@link RunnerFactory}), and a machine without them fails the load
  * with what is missing.
  *
- * <p>A runner that can no longer run (a GPU rank failed and its NCCL group was aborted) turns the model
+ * <p>A runner that can no longer run (a GPU rank failed and its all-reduce group was aborted) turns the model
  * {@link State#BROKEN}: requests get 503 at once, health is DOWN with the reason and liveness broken, so that an
  * orchestrator restarts the instance, which reloads the model.
  */

@@ -8,7 +8,7 @@ import org.springframework.stereotype.Component;
 /**
  * {@code model} in {@code /actuator/health}: UP once the model is loaded and its warm-up generation succeeded;
  * OUT_OF_SERVICE while it loads, DOWN when loading failed or when the loaded model can no longer run (a GPU rank
- * failed and its NCCL group was aborted), with the reason. The readiness group includes it, so
+ * failed and its all-reduce group was aborted), with the reason. The readiness group includes it, so
  * {@code /actuator/health/readiness} is UP only when requests can be served.
  */
 @Component("model")
